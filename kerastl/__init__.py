@@ -1,0 +1,28 @@
+"""kerastl: transfer learning with Keras 3 — a backbone zoo, freezing recipes, verified exports."""
+from kerastl import layers  # noqa: F401  (registers kerastl's serialisable layers)
+from kerastl.errors import InvalidArgumentError, KerastlError, UnknownBackboneError, WeightsUnavailableError
+from kerastl.freeze import blocks, freeze, unfreeze
+from kerastl.models import build
+from kerastl.zoo import list_backbones
+
+
+def info(name: str) -> dict:
+    """What the zoo knows about a backbone: source, input size, preprocessing, blocks pattern, licence."""
+    from kerastl.zoo import get
+
+    return get(name).summary()
+
+
+__version__ = "0.1.0"
+__all__ = [
+    "InvalidArgumentError",
+    "KerastlError",
+    "UnknownBackboneError",
+    "WeightsUnavailableError",
+    "blocks",
+    "build",
+    "freeze",
+    "info",
+    "list_backbones",
+    "unfreeze",
+]

@@ -1,0 +1,3 @@
+from kerastl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,17 @@
+"""Typed errors: each names the problem and the fix."""
+
+
+class KerastlError(Exception):
+    """Base class of every error kerastl raises on purpose."""
+
+
+class UnknownBackboneError(KerastlError, LookupError):
+    """A backbone name that is not in the zoo (the message suggests close names)."""
+
+
+class WeightsUnavailableError(KerastlError, OSError):
+    """Pretrained weights could not be found or downloaded (the message says how to supply them)."""
+
+
+class InvalidArgumentError(KerastlError, ValueError):
+    """An argument with a wrong type or value."""

@@ -1,0 +1,102 @@
+"""`build`: zoo name -> compiled keras.Model (raw pixels in, task outputs out)."""
+from __future__ import annotations
+
+import os
+
+import keras
+
+from kerastl import weights as weights_lib
+from kerastl.errors import InvalidArgumentError
+from kerastl.freeze import freeze as freeze_blocks
+from kerastl.freeze import unfreeze
+from kerastl.heads import TASKS
+from kerastl.zoo import BackboneSpec, get
+
+
+def _check_input_shape(spec: BackboneSpec, input_shape) -> tuple[int, int, int]:
+    if input_shape is None:
+        return spec.default_input_shape()
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+    if (
+        shape is None
+        or len(shape) != 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+        or shape[2] != 3
+        or min(shape[:2]) < spec.min_size
+    ):
+        raise InvalidArgumentError(
+            f"input_shape must be (height, width, 3) with height and width >= {spec.min_size} for "
+            f"{spec.name!r}, got {input_shape!r}"
+        )
+    return shape
+
+
+def _check_num_classes(num_classes) -> int:
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise InvalidArgumentError(
+            f"num_classes must be an int >= 2, got {num_classes!r} (for a yes/no task use num_classes=2)"
+        )
+    return num_classes
+
+
+def create_backbone(name: str, *, weights="imagenet", input_shape=None) -> tuple[BackboneSpec, keras.Model, object]:
+    """-> (spec, backbone taking raw pixels, weights file still to load or None)."""
+    spec, named, weights_file = weights_lib.resolve(get(name), weights)
+    shape = _check_input_shape(spec, input_shape)
+    return spec, weights_lib.construct(spec, shape, named), weights_file
+
+
+def build(
+    name: str,
+    num_classes: int,
+    *,
+    task: str = "classification",
+    weights: str | os.PathLike | None = "imagenet",
+    input_shape: tuple[int, int, int] | None = None,
+    freeze: bool | int | str = True,
+    train_bn: bool = False,
+    dropout: float = 0.2,
+    learning_rate: float | None = None,
+    compile: bool = True,
+) -> keras.Model:
+    """A zoo backbone plus a new task head, as a plain (compiled) keras.Model.
+
+    Input: RGB pixels in [0, 255], float32, (height, width, 3); the backbone's preprocessing is inside.
+    `freeze`: True = feature extraction (whole backbone frozen), False = all blocks trainable, a block
+    name or count = frozen up to that block. BatchNorm stays in inference mode unless `train_bn`.
+    """
+    if task not in TASKS:
+        raise InvalidArgumentError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
+    num_classes = _check_num_classes(num_classes)
+    if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise InvalidArgumentError(f"dropout must be in [0, 1), got {dropout!r}")
+    if learning_rate is not None and not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
+        raise InvalidArgumentError(f"learning_rate must be a positive number, got {learning_rate!r}")
+
+    spec, backbone, weights_file = create_backbone(name, weights=weights, input_shape=input_shape)
+    inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
+    outputs = TASKS[task](backbone(inputs), num_classes=num_classes, dropout=dropout)
+    model = keras.Model(inputs, outputs, name=f"{backbone.name}_{task}")
+    if weights_file is not None:
+        weights_lib.load_file(model, backbone, weights_file)
+
+    if freeze is True:
+        freeze_blocks(model, train_bn=train_bn)
+    elif freeze is False:
+        unfreeze(model, "all", train_bn=train_bn)
+    else:
+        freeze_blocks(model, upto=freeze, train_bn=train_bn)
+    if compile:
+        default_lr = 1e-3 if freeze is True else 1e-4
+        compile_classifier(model, learning_rate or default_lr)
+    return model
+
+
+def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
+    """Adam + sparse categorical cross-entropy + accuracy (labels are class indices)."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

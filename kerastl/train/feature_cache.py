@@ -1,0 +1,48 @@
+"""Frozen-phase training on cached features: run the frozen backbone once, train the head many times.
+
+The head model shares its layers with the full model, so training it trains the full model's head:
+nothing is copied back, and the full model is ready for fine-tuning or export.
+"""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+FEATURE_LAYER = "avg_pool"
+
+
+def split_at_features(model: keras.Model, layer: str = FEATURE_LAYER) -> tuple[keras.Model, keras.Model]:
+    """-> (extractor: pixels -> features, head: features -> outputs), sharing the model's layers."""
+    features = model.get_layer(layer).output
+    return keras.Model(model.inputs, features), keras.Model(features, model.outputs)
+
+
+def extract(extractor: keras.Model, dataset: tf.data.Dataset, copies: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of `dataset`, `copies` passes (more than one only helps with augmentation)."""
+    xs, ys = [], []
+    for _ in range(copies):
+        for images, labels in dataset:
+            xs.append(extractor(images, training=False).numpy())
+            ys.append(labels.numpy())
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def fit_head(
+    model: keras.Model,
+    train: tf.data.Dataset,
+    val: tf.data.Dataset | None = None,
+    *,
+    epochs: int = 50,
+    learning_rate: float = 1e-3,
+    batch_size: int = 32,
+    copies: int = 1,
+    loss: str = "sparse_categorical_crossentropy",
+    verbose: int = 0,
+) -> keras.callbacks.History:
+    """Train the head of `model` on cached backbone features of `train` (val scored on cached features too)."""
+    extractor, head = split_at_features(model)
+    x, y = extract(extractor, train, copies)
+    validation = extract(extractor, val) if val is not None else None
+    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose)

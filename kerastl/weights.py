@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import keras
@@ -56,8 +57,13 @@ def load_file(model: keras.Model, backbone: keras.Model, path: Path) -> None:
     errors = []
     for target in (backbone, model):
         try:
-            target.load_weights(path)
-            return
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                target.load_weights(path)
+            skipped = [w for w in caught if "freshly-initialized" in str(w.message) or "Skipping" in str(w.message)]
+            if not skipped:
+                return
+            errors.append(f"{target.name}: {str(skipped[0].message)[:200]}")
         except (ValueError, KeyError, TypeError) as error:
             errors.append(f"{target.name}: {str(error).splitlines()[0][:200]}")
     raise InvalidArgumentError(

@@ -88,7 +88,8 @@ def _construct(app_name: str, name: str, preprocessing: Preprocessing | None, in
     for layer in preprocessing.layers() if preprocessing else []:
         x = layer(x)
     app = getattr(keras.applications, app_name)
-    model = app(include_top=False, weights=weights, input_tensor=x)
+    # input_shape too: MobileNets pick their resolution-specific weights from it
+    model = app(include_top=False, weights=weights, input_tensor=x, input_shape=tuple(input_shape))
     return keras.Model(inputs, model.output, name=name)
 
 

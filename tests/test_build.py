@@ -1,0 +1,145 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import kerastl
+from tests.conftest import SHARED, requires_shared
+
+PRESET = SHARED / "presets" / "efficientnet_lite0_imagenet"
+X64 = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+
+
+def small(name="mobilenetv2", **kwargs):
+    kwargs.setdefault("weights", None)
+    return kerastl.build(name, num_classes=4, input_shape=(64, 64, 3), **kwargs)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 1, 2.0, "5", None, True])
+def test_num_classes_must_be_an_int_of_at_least_two(bad):
+    with pytest.raises(kerastl.InvalidArgumentError, match="num_classes must be an int >= 2"):
+        kerastl.build("mobilenetv2", num_classes=bad, weights=None)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"input_shape": (64, 64)}, "input_shape"),
+    ({"input_shape": (64, 64, 1)}, "input_shape"),
+    ({"input_shape": (16, 16, 3)}, ">= 32"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"learning_rate": -1}, "learning_rate"),
+    ({"task": "segmentation_typo"}, "unknown task"),
+    ({"weights": "/no/such/file.h5"}, "expected None"),
+    ({"weights": 3}, "weights must be"),
+])
+def test_bad_arguments_raise_clear_errors(kwargs, message):
+    with pytest.raises(kerastl.InvalidArgumentError, match=message):
+        kerastl.build("mobilenetv2", num_classes=3, **{"weights": None, **kwargs})
+
+
+def test_model_takes_raw_pixels_and_returns_float32_probabilities():
+    model = small()
+    assert model.inputs[0].shape[1:] == (64, 64, 3)
+    y = model.predict(X64, verbose=0)
+    assert y.shape == (2, 4) and y.dtype == np.float32
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.optimizer is not None and model.loss == "sparse_categorical_crossentropy"
+
+
+def test_freeze_true_trains_only_the_head():
+    model = small()
+    assert [w.path for w in model.trainable_weights] == ["predictions/kernel", "predictions/bias"]
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+    unfrozen = small(freeze=False)
+    bn = [w for w in unfrozen.trainable_weights if "bn" in w.path.lower() or "batch" in w.path.lower()]
+    assert len(unfrozen.trainable_weights) > 50 and bn == []
+    assert float(unfrozen.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
+
+
+def test_full_model_weights_file_round_trip(tmp_path):
+    model = small()
+    model.get_layer("predictions").set_weights(
+        [np.random.default_rng(1).normal(size=w.shape).astype("float32") for w in model.get_layer("predictions").weights])
+    path = tmp_path / "model.weights.h5"
+    model.save_weights(path)
+    again = small(weights=path)
+    np.testing.assert_array_equal(again.predict(X64, verbose=0), model.predict(X64, verbose=0))
+
+
+def test_backbone_only_weights_file_round_trip(tmp_path):
+    model = small()
+    backbone = model.get_layer("mobilenetv2")
+    path = tmp_path / "backbone.weights.h5"
+    backbone.save_weights(path)
+    again = small(weights=path)
+    np.testing.assert_array_equal(again.get_layer("mobilenetv2").predict(X64, verbose=0),
+                                  backbone.predict(X64, verbose=0))
+
+
+def test_mismatched_weights_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "other.weights.h5"
+    small("vgg16").save_weights(path)
+    with pytest.raises(kerastl.InvalidArgumentError, match="matches neither the backbone nor the whole model"):
+        small(weights=path)
+
+
+OFFLINE = """
+import os, kerastl
+try:
+    kerastl.build({name!r}, num_classes=3, input_shape=(96, 96, 3))
+except kerastl.WeightsUnavailableError as e:
+    print("CAUSE", e.__cause__, e.__suppress_context__)
+    print(e)
+"""
+
+
+def _offline(name, tmp_path):
+    # A proxy on a closed loopback port makes every download fail at once, network or not.
+    env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
+           "KERAS_HOME": str(tmp_path), "KAGGLEHUB_CACHE": str(tmp_path), "HF_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", OFFLINE.format(name=name)], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert "Traceback" not in out.stdout, out.stdout
+    return out.stdout
+
+
+def test_offline_imagenet_download_is_a_clear_error(tmp_path):
+    out = _offline("mobilenetv2", tmp_path)
+    assert "CAUSE None True" in out
+    assert "could not download the 'imagenet' weights of backbone 'mobilenetv2'" in out
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5" in out
+    assert f"{tmp_path}/models/mobilenet_v2" in out and "weights='/path/to/" in out
+
+
+def test_offline_keras_hub_preset_is_a_clear_error(tmp_path):
+    out = _offline("resnet_18_imagenet", tmp_path)
+    assert "CAUSE None True" in out
+    assert "save_to_preset('DIR')" in out and "kerastl.build('DIR')" in out
+
+
+@requires_shared(PRESET)
+def test_keras_hub_preset_directory_builds_offline():
+    model = kerastl.build(str(PRESET), num_classes=3, input_shape=(64, 64, 3))
+    assert kerastl.blocks(model)[:3] == ["stem", "block1", "block2"]
+    assert model.predict(X64, verbose=0).shape == (2, 3)
+    with pytest.raises(kerastl.InvalidArgumentError, match="not a KerasHub backbone"):
+        kerastl.build("mobilenetv2", num_classes=3, weights=str(PRESET))
+
+
+@requires_shared(PRESET)
+def test_preset_dir_and_shipped_lite0_compute_the_same_features():
+    x = np.random.default_rng(2).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
+    ours = kerastl.build("efficientnet_lite0", num_classes=3)
+    hub = kerastl.build(str(PRESET), num_classes=3)
+    features = [keras.Model(m.inputs, m.get_layer("avg_pool").output).predict(x, verbose=0) for m in (ours, hub)]
+    assert np.abs(features[0]).max() > 0.1
+    np.testing.assert_allclose(features[0], features[1], atol=1e-4)
+
+
+def test_built_model_saves_and_reloads_with_identical_outputs(tmp_path):
+    model = small("resnet50")  # contains kerastl's ReverseChannels layer (Caffe preprocessing)
+    model.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again.predict(X64, verbose=0), model.predict(X64, verbose=0))

@@ -1,0 +1,55 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kerastl import cli, demo
+from kerastl.data import image_folder
+from kerastl.zoo import list_backbones
+
+ROOT = __import__("tests.conftest", fromlist=["ROOT"]).ROOT
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "kerastl", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_cli_list_info_and_unknown_name():
+    out = run_cli("list", "resnet*", "--source", "keras.applications")
+    assert out.returncode == 0 and out.stdout.split() == list_backbones("resnet*", source="keras.applications")
+    info = json.loads(run_cli("info", "efficientnet").stdout)
+    assert info["name"] == "efficientnetb0"
+    bad = run_cli("info", "resnett")
+    assert bad.returncode == 2 and "Did you mean" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_readme_zoo_table_is_generated_from_the_registry():
+    names = list_backbones(source="keras.applications") + list_backbones(source="kerastl")
+    assert cli.zoo_table(names) in (ROOT / "README.md").read_text()
+
+
+def test_bundled_demo_data_has_fixed_train_and_val_splits():
+    data = image_folder(demo.DATA, image_size=(32, 32), batch_size=64)
+    assert data.class_names == [str(i) for i in range(10)]
+    counts = [sum(int(y.shape[0]) for _, y in ds) for ds in (data.train, data.val)]
+    assert counts == [500, 200]
+    images, labels = next(iter(data.val))
+    assert images.shape == (64, 32, 32, 3) and float(images.numpy().max()) > 1.0  # raw pixels, not [0, 1]
+
+
+def test_image_folder_missing_path_is_a_clear_error(tmp_path):
+    from kerastl import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        image_folder(tmp_path / "nope")
+
+
+def test_demo_writes_a_complete_run_directory(tmp_path):
+    metrics = demo.run(tmp_path / "demo", head_epochs=20, fine_tune_epochs=1)
+    files = sorted(p.name for p in (tmp_path / "demo").iterdir())
+    assert files == ["confusion.png", "curves.png", "metrics.json", "model.keras"]
+    saved = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    assert saved["val_accuracy"] == metrics["val_accuracy"] and sum(map(sum, saved["confusion_matrix"])) == 200
+    assert metrics["val_accuracy"] >= 0.7  # pretrained features on 10 classes; chance is 0.1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dir left behind

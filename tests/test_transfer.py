@@ -1,0 +1,46 @@
+"""Real pretrained weights on real photos: the evidence that transfer learning works here."""
+import keras
+import numpy as np
+import pytest
+
+import kerastl
+from kerastl.train import fit_head, split_at_features
+from tests.conftest import SIGN_DIGITS, load_images, requires_shared, sign_digit_files
+
+pytestmark = requires_shared(SIGN_DIGITS)
+
+
+@pytest.fixture(scope="module")
+def lite0_features():
+    """Frozen Lite0 pooled features: 20 training images per class, 500 held-out images, at 224 px."""
+    model = kerastl.build("efficientnet_lite0", num_classes=10)
+    extractor, _ = split_at_features(model)
+    train, held_out = sign_digit_files(per_class=20, held_out=500)
+    (xt, yt), (xh, yh) = load_images(train, 224), load_images(held_out, 224)
+    return extractor.predict(xt, verbose=0), yt, extractor.predict(xh, verbose=0), yh
+
+
+def test_lite0_frozen_features_separate_sign_digits(lite0_features):
+    # measured reference (shared/FACTS.md): a linear head on 20 images/class -> 0.86 on 500 held-out
+    ft, yt, fh, yh = lite0_features
+    head = keras.Sequential([keras.Input(ft.shape[1:]), keras.layers.Dense(10, activation="softmax")])
+    head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    keras.utils.set_random_seed(0)
+    head.fit(ft, yt, epochs=100, batch_size=32, verbose=0)
+    accuracy = float((head.predict(fh, verbose=0).argmax(1) == yh).mean())
+    assert accuracy >= 0.8, accuracy
+
+
+def test_cached_head_is_the_models_own_head(lite0_features):
+    """Training on cached features trains the full model's head: predictions agree to 1e-5."""
+    model = kerastl.build("efficientnet_lite0", num_classes=10, input_shape=(96, 96, 3))
+    before = model.get_layer("predictions").get_weights()[0].copy()
+    train, _ = sign_digit_files(per_class=3, held_out=0)
+    x, y = load_images(train, 96)
+    import tensorflow as tf
+
+    fit_head(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=3)
+    assert np.abs(model.get_layer("predictions").get_weights()[0] - before).max() > 1e-4
+    extractor, head = split_at_features(model)
+    np.testing.assert_allclose(head.predict(extractor.predict(x, verbose=0), verbose=0),
+                               model.predict(x, verbose=0), atol=1e-5)

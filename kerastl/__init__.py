@@ -3,6 +3,7 @@ from kerastl import layers  # noqa: F401  (registers kerastl's serialisable laye
 from kerastl.errors import InvalidArgumentError, KerastlError, UnknownBackboneError, WeightsUnavailableError
 from kerastl.freeze import blocks, freeze, unfreeze
 from kerastl.models import build
+from kerastl.train import fine_tune
 from kerastl.zoo import list_backbones
 
 
@@ -21,6 +22,7 @@ __all__ = [
     "WeightsUnavailableError",
     "blocks",
     "build",
+    "fine_tune",
     "freeze",
     "info",
     "list_backbones",

@@ -53,3 +53,11 @@ def test_demo_writes_a_complete_run_directory(tmp_path):
     assert saved["val_accuracy"] == metrics["val_accuracy"] and sum(map(sum, saved["confusion_matrix"])) == 200
     assert metrics["val_accuracy"] >= 0.7  # pretrained features on 10 classes; chance is 0.1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dir left behind
+
+
+def test_readme_quickstart_example_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py")], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    accuracy = float(out.stdout.split("'accuracy': ")[1].split(",")[0])
+    assert accuracy >= 0.8

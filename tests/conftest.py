@@ -1,11 +1,11 @@
 import os
-import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from kerastl.data import load_images  # noqa: E402,F401  (re-exported for tests)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -17,23 +17,9 @@ def requires_shared(path: Path):
 
 
 def sign_digit_files(per_class: int, held_out: int, seed: int = 0):
-    """(train files+labels: `per_class` per class, held-out files+labels: `held_out` in all, disjoint)."""
-    rng = random.Random(seed)
-    train, rest = [], []
-    for label in range(10):
-        files = sorted((SIGN_DIGITS / str(label)).glob("*.JPG"))
-        rng.shuffle(files)
-        train += [(f, label) for f in files[:per_class]]
-        rest += [(f, label) for f in files[per_class:]]
-    rng.shuffle(rest)
-    return train, rest[:held_out]
+    from kerastl.data import few_shot_split
 
-
-def load_images(pairs, size: int) -> tuple[np.ndarray, np.ndarray]:
-    import keras
-
-    x = np.stack([keras.utils.img_to_array(keras.utils.load_img(f, target_size=(size, size))) for f, _ in pairs])
-    return x.astype("float32"), np.array([label for _, label in pairs], dtype="int32")
+    return few_shot_split(SIGN_DIGITS, per_class, held_out, seed)
 
 
 @pytest.fixture(autouse=True)

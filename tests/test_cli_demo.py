@@ -61,3 +61,15 @@ def test_readme_quickstart_example_runs():
     assert out.returncode == 0, out.stderr[-2000:]
     accuracy = float(out.stdout.split("'accuracy': ")[1].split(",")[0])
     assert accuracy >= 0.8
+
+
+def test_few_shot_split_is_disjoint_balanced_and_seeded(tmp_path):
+    from kerastl import InvalidArgumentError
+    from kerastl.data import few_shot_split
+
+    train, held = few_shot_split(demo.DATA / "train", per_class=5, held_out=100, seed=3)
+    assert sorted({label for _, label in train}) == list(range(10)) and len(train) == 50
+    assert len(held) == 100 and not {f for f, _ in train} & {f for f, _ in held}
+    assert few_shot_split(demo.DATA / "train", 5, 100, seed=3) == (train, held)
+    with pytest.raises(InvalidArgumentError, match="no class folders"):
+        few_shot_split(tmp_path, 5, 10)

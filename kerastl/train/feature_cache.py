@@ -23,7 +23,7 @@ def extract(extractor: keras.Model, dataset: tf.data.Dataset, copies: int = 1) -
     xs, ys = [], []
     for _ in range(copies):
         for images, labels in dataset:
-            xs.append(extractor(images, training=False).numpy())
+            xs.append(extractor.predict_on_batch(images))  # compiled, unlike an eager call
             ys.append(labels.numpy())
     return np.concatenate(xs), np.concatenate(ys)
 

@@ -8,8 +8,9 @@ from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze, unfreeze
 from kerastl.models import compile_classifier
 from kerastl.train.feature_cache import fit_head
+from kerastl.train.layerwise import layer_decay_multipliers, with_layerwise_lr
 
-RECIPES = ("feature_extraction", "two_phase")
+RECIPES = ("feature_extraction", "two_phase", "gradual")
 
 
 def fine_tune(
@@ -21,7 +22,8 @@ def fine_tune(
     head_epochs: int = 50,
     fine_tune_epochs: int = 5,
     learning_rate: float = 1e-3,
-    unfreeze_blocks: int | str = 3,
+    unfreeze_blocks: int = 3,
+    layer_decay: float | None = None,
     callbacks: list | None = None,
     verbose: int = 1,
 ) -> dict[str, dict[str, list[float]]]:
@@ -29,7 +31,9 @@ def fine_tune(
 
     Phase 1 (both recipes): the backbone frozen, the head trained on cached features at `learning_rate`.
     Phase 2 ("two_phase"): the top `unfreeze_blocks` blocks trainable (BatchNorm kept frozen) at
-    `learning_rate / 10`, with the full model in `model.fit`.
+    `learning_rate / 10`, with the full model in `model.fit`. "gradual": phase 2 unfreezes one more
+    block every `fine_tune_epochs` epochs until `unfreeze_blocks` are trainable. `layer_decay`: each
+    block's learning rate is `layer_decay` times the one above it (the top block gets lr / 10).
     """
     if recipe not in RECIPES:
         raise InvalidArgumentError(f"unknown recipe {recipe!r}; choose one of {RECIPES}")
@@ -38,12 +42,19 @@ def fine_tune(
     if verbose:
         last = {k: round(v[-1], 4) for k, v in histories["head"].items()}
         print(f"head on cached features, {head_epochs} epochs: {last}")
-    if recipe == "two_phase" and fine_tune_epochs > 0:
-        unfreeze(model, unfreeze_blocks)
-        compile_classifier(model, learning_rate / 10)
-        history = model.fit(train, validation_data=val, epochs=fine_tune_epochs, callbacks=callbacks,
-                            verbose=verbose)
-        histories["fine_tune"] = history.history
-    else:
+    if recipe == "feature_extraction" or fine_tune_epochs <= 0:
         compile_classifier(model, learning_rate)
+        return histories
+    stages = range(1, unfreeze_blocks + 1) if recipe == "gradual" else [unfreeze_blocks]
+    histories["fine_tune"] = {}
+    for stage, blocks_to_train in enumerate(stages):
+        unfreeze(model, blocks_to_train)
+        compile_classifier(model, learning_rate / 10)
+        if layer_decay is not None:
+            optimizer = with_layerwise_lr(model.optimizer, layer_decay_multipliers(model, layer_decay))
+            model.compile(optimizer=optimizer, loss=model.loss, metrics=["accuracy"])
+        history = model.fit(train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
+                            epochs=(stage + 1) * fine_tune_epochs, callbacks=callbacks, verbose=verbose)
+        for key, values in history.history.items():
+            histories["fine_tune"].setdefault(key, []).extend(values)
     return histories

@@ -47,7 +47,7 @@ class BackboneSpec:
     preprocessing: Preprocessing | None  # None: the network normalises internally
     block_pattern: str
     block_marker: Literal["start", "end"] = "start"
-    pyramid: tuple[str, ...] = ()  # feature-pyramid layer names; empty: derived from strides
+    pyramid: tuple[str, ...] = ()  # feature-pyramid layer names (stride 4, 8, 16, 32); empty: not listed
     weights: tuple[str, ...] = ("imagenet",)
     licence: str = ""
     min_size: int = 32
@@ -68,7 +68,7 @@ class BackboneSpec:
             "preprocessing": "inside the network" if pre is None else dataclasses.asdict(pre),
             "weights": list(self.weights),
             "block_pattern": self.block_pattern,
-            "pyramid": list(self.pyramid) or "derived from strides",
+            "pyramid": list(self.pyramid),
             "licence": self.licence,
             "description": self.description,
         }

@@ -17,11 +17,6 @@ from kerastl.zoo.local import ASSETS
 DATA = ASSETS / "sign_digits"
 
 
-def _accuracy(model, dataset) -> float:
-    y_true, y_pred = predict_labels(model, dataset)
-    return float((y_true == y_pred).mean())
-
-
 def run(
     out: str | Path = "runs/demo",
     *,

@@ -92,10 +92,12 @@ def build(
     return model
 
 
-def compile_classifier(model: keras.Model, learning_rate: float) -> keras.Model:
-    """Adam + sparse categorical cross-entropy + accuracy (labels are class indices)."""
+def compile_classifier(model: keras.Model, optimizer: float | keras.optimizers.Optimizer) -> keras.Model:
+    """Sparse categorical cross-entropy + accuracy (labels are class indices); a float means Adam(lr)."""
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        optimizer = keras.optimizers.Adam(optimizer)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -52,5 +52,8 @@ def test_gradual_recipe_unfreezes_one_more_block_per_stage():
     assert len(histories["fine_tune"]["loss"]) == 2
     trainable = {v.path.split("/")[0] for v in model.trainable_weights}
     assert any(n.startswith("block7") for n in trainable) and not any(n.startswith("block6") for n in trainable)
+    kerastl.fine_tune(model, ds, recipe="two_phase", head_epochs=1, fine_tune_epochs=1, layer_decay=0.5, verbose=0)
+    assert type(model.optimizer).__name__ == "LayerwiseLRAdam"
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
     with pytest.raises(kerastl.InvalidArgumentError, match="unknown recipe"):
         kerastl.fine_tune(model, ds, recipe="nope")

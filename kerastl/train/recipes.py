@@ -49,10 +49,10 @@ def fine_tune(
     histories["fine_tune"] = {}
     for stage, blocks_to_train in enumerate(stages):
         unfreeze(model, blocks_to_train)
-        compile_classifier(model, learning_rate / 10)
+        optimizer = keras.optimizers.Adam(learning_rate / 10)
         if layer_decay is not None:
-            optimizer = with_layerwise_lr(model.optimizer, layer_decay_multipliers(model, layer_decay))
-            model.compile(optimizer=optimizer, loss=model.loss, metrics=["accuracy"])
+            optimizer = with_layerwise_lr(optimizer, layer_decay_multipliers(model, layer_decay))
+        compile_classifier(model, optimizer)
         history = model.fit(train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
                             epochs=(stage + 1) * fine_tune_epochs, callbacks=callbacks, verbose=verbose)
         for key, values in history.history.items():

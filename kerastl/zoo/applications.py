@@ -84,9 +84,7 @@ ALIASES = {
 
 def _construct(app_name: str, name: str, preprocessing: Preprocessing | None, input_shape, weights) -> keras.Model:
     inputs = keras.Input(input_shape, name="pixels")
-    x = inputs
-    for layer in preprocessing.layers() if preprocessing else []:
-        x = layer(x)
+    x = preprocessing.apply(inputs) if preprocessing else inputs
     app = getattr(keras.applications, app_name)
     # input_shape too: MobileNets pick their resolution-specific weights from it
     model = app(include_top=False, weights=weights, input_tensor=x, input_shape=tuple(input_shape))

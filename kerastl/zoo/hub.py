@@ -35,9 +35,7 @@ def hub_backbone(preset: str, name: str, input_shape, weights) -> keras.Model:
     preprocessing = _converter_preprocessing(preset)
     backbone = keras_hub.models.Backbone.from_preset(preset, load_weights=weights is not None)
     inputs = keras.Input(input_shape, name="pixels")
-    x = inputs
-    for layer in preprocessing.layers() if preprocessing else []:
-        x = layer(x)
+    x = preprocessing.apply(inputs) if preprocessing else inputs
     return keras.Model(inputs, backbone(x), name=name)
 
 

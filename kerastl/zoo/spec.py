@@ -28,6 +28,12 @@ class Preprocessing:
         offset = list(self.offset) if isinstance(self.offset, tuple) else self.offset
         return flip + [keras.layers.Rescaling(scale, offset=offset, name="preprocess")]
 
+    def apply(self, x):
+        """Apply `layers()` to a (symbolic) tensor."""
+        for layer in self.layers():
+            x = layer(x)
+        return x
+
 
 @dataclasses.dataclass(frozen=True)
 class BackboneSpec:

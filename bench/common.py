@@ -26,3 +26,18 @@ def write_result(name: str, payload: dict, command: str) -> Path:
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(json.dumps(payload, indent=2))
     return path
+
+
+def sign_digits(shots: int, size: int, seed: int = 0):
+    """-> (train tf.data (batched 32, reshuffled each epoch), held-out pixels, held-out labels)."""
+    import tensorflow as tf
+
+    from kerastl.data import few_shot_split, load_images
+
+    train_pairs, held_pairs = few_shot_split(SIGN_DIGITS, shots, HELD_OUT, seed=seed)
+    (x, y), (xh, yh) = load_images(train_pairs, size), load_images(held_pairs, size)
+    return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(32), xh, yh
+
+
+def accuracy(model, x, y) -> float:
+    return float((model.predict(x, batch_size=64, verbose=0).argmax(1) == y).mean())

@@ -1,6 +1,13 @@
 """kerastl: transfer learning with Keras 3 — a backbone zoo, freezing recipes, verified exports."""
 from kerastl import layers  # noqa: F401  (registers kerastl's serialisable layers)
-from kerastl.errors import InvalidArgumentError, KerastlError, UnknownBackboneError, WeightsUnavailableError
+from kerastl.errors import (
+    ExportVerificationError,
+    InvalidArgumentError,
+    KerastlError,
+    UnknownBackboneError,
+    WeightsUnavailableError,
+)
+from kerastl.export import export
 from kerastl.freeze import blocks, freeze, unfreeze
 from kerastl.models import build
 from kerastl.train import fine_tune
@@ -16,12 +23,14 @@ def info(name: str) -> dict:
 
 __version__ = "0.1.0"
 __all__ = [
+    "ExportVerificationError",
     "InvalidArgumentError",
     "KerastlError",
     "UnknownBackboneError",
     "WeightsUnavailableError",
     "blocks",
     "build",
+    "export",
     "fine_tune",
     "freeze",
     "info",

@@ -45,8 +45,27 @@ def _info(args) -> int:
 def _demo(args) -> int:
     from kerastl import demo
 
-    metrics = demo.run(args.out, head_epochs=args.head_epochs, fine_tune_epochs=args.fine_tune_epochs)
+    metrics = demo.run(args.out, head_epochs=args.head_epochs, fine_tune_epochs=args.fine_tune_epochs,
+                       export=not args.no_export)
     return 0 if metrics["val_accuracy"] > 0 else 1
+
+
+def _export(args) -> int:
+    import keras
+
+    import kerastl
+    from kerastl.data import image_folder
+    from kerastl.export import table
+
+    model = keras.models.load_model(args.model)
+    images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
+    report = kerastl.export(model, args.out, tuple(args.formats), name=args.name, version=args.version,
+                            labels=images.class_names, quantize=tuple(args.quantize),
+                            representative_data=images.train, verify_data=images.val if images.val is not None else images.train,
+                            uint8_input=args.uint8_input, strict=not args.keep_failed)
+    print(table(report))
+    print(f"-> {args.out}/{args.name}/{args.version}/")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -64,7 +83,21 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="runs/demo")
     s.add_argument("--head-epochs", type=int, default=100)
     s.add_argument("--fine-tune-epochs", type=int, default=4)
+    s.add_argument("--no-export", action="store_true", help="skip the verified exports at the end")
     s.set_defaults(func=_demo)
+    s = sub.add_parser("export", help="export a .keras classifier to SavedModel / TFLite / ONNX, verified")
+    s.add_argument("model", help="a .keras file, e.g. runs/demo/model.keras")
+    s.add_argument("out", help="export root; writes OUT/NAME/VERSION/")
+    s.add_argument("--data", required=True, help="image folder (<class>/<image> or train/ val/) for "
+                   "int8 calibration and verification; its class names become the labels")
+    s.add_argument("--name", default="model")
+    s.add_argument("--version", type=int, default=1)
+    s.add_argument("--formats", nargs="+", default=["saved_model", "tflite", "onnx"])
+    s.add_argument("--quantize", nargs="+", default=["fp32", "fp16", "dynamic", "int8"])
+    s.add_argument("--uint8-input", action="store_true", help="int8 TFLite takes uint8 pixels")
+    s.add_argument("--keep-failed", action="store_true",
+                   help="write the export even if an artefact misses its threshold (marked in the report)")
+    s.set_defaults(func=_export)
     return p
 
 

@@ -15,3 +15,7 @@ class WeightsUnavailableError(KerastlError, OSError):
 
 class InvalidArgumentError(KerastlError, ValueError):
     """An argument with a wrong type or value."""
+
+
+class ExportVerificationError(KerastlError, RuntimeError):
+    """An exported artefact disagrees with the Keras model (or does not load); nothing was written."""

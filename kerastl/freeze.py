@@ -26,14 +26,21 @@ def find_backbone(model: keras.Model) -> tuple[BackboneSpec, keras.Model]:
     )
 
 
-def _leaf_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    leaves = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            leaves.extend(_leaf_layers(layer))
-        elif not isinstance(layer, keras.layers.InputLayer):
-            leaves.append(layer)
-    return leaves
+def _sublayers(layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    if isinstance(layer, keras.Model):
+        return layer.layers
+    return list(layer._flatten_layers(include_self=False, recursive=False))  # Keras has no public form
+
+
+def _units(layer: keras.layers.Layer, pattern: re.Pattern) -> list[keras.layers.Layer]:
+    """The layers that blocks are made of: leaves, or whole composite layers named like a block
+    (a KerasHub `transformer_layer_3` inside its encoder)."""
+    units = []
+    for sub in _sublayers(layer):
+        if isinstance(sub, keras.layers.InputLayer):
+            continue
+        units.extend(_units(sub, pattern) if _sublayers(sub) and not pattern.search(sub.name) else [sub])
+    return units
 
 
 def block_layers(model: keras.Model) -> dict[str, list[keras.layers.Layer]]:
@@ -42,7 +49,7 @@ def block_layers(model: keras.Model) -> dict[str, list[keras.layers.Layer]]:
     pattern = re.compile(spec.block_pattern)
     blocks: dict[str, list] = {}
     current, pending = "stem", []
-    for layer in _leaf_layers(backbone):
+    for layer in _units(backbone, pattern):
         match = pattern.search(layer.name)
         if match:
             group = next(g for g in match.groups() if g is not None)
@@ -69,8 +76,11 @@ def _set_trainable(model: keras.Model, trainable_blocks: set[str], train_bn: boo
     backbone.trainable = True
     for name, layers in block_layers(model).items():
         for layer in layers:
-            is_bn = isinstance(layer, keras.layers.BatchNormalization)
-            layer.trainable = name in trainable_blocks and (train_bn or not is_bn)
+            layer.trainable = name in trainable_blocks
+            if not train_bn:
+                for bn in layer._flatten_layers(include_self=True):
+                    if isinstance(bn, keras.layers.BatchNormalization):
+                        bn.trainable = False
     return model
 
 
@@ -109,3 +119,28 @@ def unfreeze(model: keras.Model, last: int | str = "all", *, train_bn: bool = Fa
     else:
         start = len(names) - _block_index(names, last, "last")
     return _set_trainable(model, set(names[start:]), train_bn)
+
+
+def lora(model: keras.Model, rank: int = 4) -> keras.Model:
+    """Freeze the whole backbone and train rank-`rank` LoRA adapters on its attention query/value
+    projections, through KerasHub's own `Backbone.enable_lora` (KerasHub transformer backbones only).
+    The head stays trainable. Recompile before fitting."""
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise InvalidArgumentError(f"lora rank must be a positive int, got {rank!r}")
+    spec, backbone = find_backbone(model)
+    if spec.source != "keras_hub":
+        raise InvalidArgumentError(
+            f"freeze='lora' needs a KerasHub backbone; {spec.name!r} comes from {spec.source}. Use "
+            "freeze=True / a block name / a count, or a KerasHub transformer preset (e.g. a ViT)."
+        )
+    import keras_hub
+
+    hub = next(layer for layer in backbone.layers if isinstance(layer, keras_hub.models.Backbone))
+    hub.enable_lora(rank)
+    if not hub._lora_enabled_layers:
+        raise InvalidArgumentError(
+            f"{spec.name!r} has no attention projections to adapt (looked for layers named "
+            f"{hub.default_lora_layer_names()}); LoRA suits transformer backbones, freeze blocks instead."
+        )
+    backbone.trainable = True
+    return model

@@ -8,6 +8,7 @@ import keras
 from kerastl import weights as weights_lib
 from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze as freeze_blocks
+from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
 from kerastl.heads import TASKS
 from kerastl.zoo import BackboneSpec, get
@@ -55,6 +56,7 @@ def build(
     input_shape: tuple[int, int, int] | None = None,
     freeze: bool | int | str = True,
     train_bn: bool = False,
+    lora_rank: int = 4,
     dropout: float = 0.2,
     learning_rate: float | None = None,
     compile: bool = True,
@@ -63,7 +65,8 @@ def build(
 
     Input: RGB pixels in [0, 255], float32, (height, width, 3); the backbone's preprocessing is inside.
     `freeze`: True = feature extraction (whole backbone frozen), False = all blocks trainable, a block
-    name or count = frozen up to that block. BatchNorm stays in inference mode unless `train_bn`.
+    name or count = frozen up to that block, "lora" = frozen KerasHub transformer + rank-`lora_rank`
+    LoRA adapters. BatchNorm stays in inference mode unless `train_bn`.
     """
     if task not in TASKS:
         raise InvalidArgumentError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
@@ -84,10 +87,12 @@ def build(
         freeze_blocks(model, train_bn=train_bn)
     elif freeze is False:
         unfreeze(model, "all", train_bn=train_bn)
+    elif freeze == "lora":
+        lora(model, lora_rank)
     else:
         freeze_blocks(model, upto=freeze, train_bn=train_bn)
     if compile:
-        default_lr = 1e-3 if freeze is True else 1e-4
+        default_lr = 1e-3 if freeze is True or freeze == "lora" else 1e-4  # new weights only: higher LR
         compile_classifier(model, learning_rate or default_lr)
     return model
 

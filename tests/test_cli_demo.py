@@ -48,8 +48,12 @@ def test_image_folder_missing_path_is_a_clear_error(tmp_path):
 def test_demo_writes_a_complete_run_directory(tmp_path):
     metrics = demo.run(tmp_path / "demo", head_epochs=20, fine_tune_epochs=1)
     files = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert files == ["confusion.png", "curves.png", "metrics.json", "model.keras"]
+    assert files == ["confusion.png", "curves.png", "export", "metrics.json", "model.keras"]
     saved = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    report = json.loads((tmp_path / "demo" / "export" / "sign_digits" / "1" / "export_report.json").read_text())
+    assert set(report["artefacts"]) == set(saved["export"]) == {
+        "saved_model", "onnx", "tflite_fp32", "tflite_fp16", "tflite_dynamic", "tflite_int8"}
+    assert report["images"] == 200 and all(saved["export"][a]["passed"] for a in ("saved_model", "onnx", "tflite_fp32"))
     assert saved["val_accuracy"] == metrics["val_accuracy"] and sum(map(sum, saved["confusion_matrix"])) == 200
     assert metrics["val_accuracy"] >= 0.7  # pretrained features on 10 classes; chance is 0.1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dir left behind
@@ -71,5 +75,18 @@ def test_few_shot_split_is_disjoint_balanced_and_seeded(tmp_path):
     assert sorted({label for _, label in train}) == list(range(10)) and len(train) == 50
     assert len(held) == 100 and not {f for f, _ in train} & {f for f, _ in held}
     assert few_shot_split(demo.DATA / "train", 5, 100, seed=3) == (train, held)
+    train10, held10 = few_shot_split(demo.DATA / "train", per_class=10, held_out=100, seed=3)
+    assert held10 == held and set(train) < set(train10)  # fixed held-out, nested training sets
+    with pytest.raises(InvalidArgumentError, match="fewer than per_class=45"):
+        few_shot_split(demo.DATA / "train", 45, 100)
     with pytest.raises(InvalidArgumentError, match="no class folders"):
         few_shot_split(tmp_path, 5, 10)
+
+
+def test_results_md_holds_the_tables_generated_from_the_json():
+    sys.path.insert(0, str(ROOT / "bench"))
+    import tables
+
+    results = (ROOT / "zoo" / "RESULTS.md").read_text()
+    for name, make in tables.TABLES.items():
+        assert make() in results, f"zoo/RESULTS.md is out of date for {name}: run bench/tables.py"

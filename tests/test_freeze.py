@@ -62,3 +62,43 @@ def test_model_without_zoo_backbone_is_rejected():
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(kerastl.InvalidArgumentError, match="no zoo backbone"):
         kerastl.blocks(plain)
+
+
+@pytest.fixture(scope="module")
+def tiny_vit_preset(tmp_path_factory):
+    """A 2-layer ViT saved as a local KerasHub preset (random weights: this tests the mechanism)."""
+    import keras_hub
+
+    keras.utils.set_random_seed(0)
+    vit = keras_hub.models.ViTBackbone(
+        image_shape=(32, 32, 3), patch_size=8, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32
+    )
+    path = tmp_path_factory.mktemp("presets") / "tiny_vit"
+    vit.save_to_preset(str(path))
+    return str(path)
+
+
+def test_lora_trains_only_adapters_and_head(tiny_vit_preset):
+    model = kerastl.build(tiny_vit_preset, num_classes=3, freeze="lora", lora_rank=2, learning_rate=1e-2)
+    assert kerastl.blocks(model) == ["stem", "transformer_block_1", "transformer_block_2"]
+    trainable = {v.path for v in model.trainable_weights}
+    # 2 layers x (query, value) x (A, B) adapters, the query/value biases (KerasHub keeps them
+    # trainable) and the head's kernel and bias; every other weight frozen.
+    assert sum("lora_kernel" in p for p in trainable) == 8
+    assert {p for p in trainable if "lora_kernel" not in p} == {
+        f"vit_encoder/transformer_block_{i}/mha/{qv}/bias" for i in (1, 2) for qv in ("query", "value")
+    } | {"predictions/kernel", "predictions/bias"}
+    frozen = {v.path: v.numpy() for v in model.non_trainable_weights}
+    adapters_b = {v.path: v.numpy() for v in model.trainable_weights if "lora_kernel_b" in v.path}
+    assert all(not b.any() for b in adapters_b.values())  # LoRA starts as the identity update
+    x = np.random.default_rng(0).uniform(0, 255, (6, 32, 32, 3)).astype("float32")
+    model.fit(x, np.array([0, 1, 2, 0, 1, 2]), epochs=2, verbose=0)
+    assert all(np.array_equal(v.numpy(), frozen[v.path]) for v in model.non_trainable_weights)
+    assert all(np.abs(v.numpy()).max() > 0 for v in model.trainable_weights if "lora_kernel_b" in v.path)
+
+
+def test_lora_errors_name_the_fix(tiny_vit_preset):
+    with pytest.raises(kerastl.InvalidArgumentError, match="needs a KerasHub backbone"):
+        kerastl.build("mobilenet_v2", num_classes=3, weights=None, input_shape=(32, 32, 3), freeze="lora")
+    with pytest.raises(kerastl.InvalidArgumentError, match="rank must be a positive int"):
+        kerastl.build(tiny_vit_preset, num_classes=3, freeze="lora", lora_rank=0)

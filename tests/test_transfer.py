@@ -44,3 +44,23 @@ def test_cached_head_is_the_models_own_head(lite0_features):
     extractor, head = split_at_features(model)
     np.testing.assert_allclose(head.predict(extractor.predict(x, verbose=0), verbose=0),
                                model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_two_phase_fine_tuning_beats_or_matches_frozen_only():
+    """20 images/class at 112 px: unfreezing the top blocks after the head phase must not lose accuracy."""
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    train, held_out = sign_digit_files(per_class=20, held_out=300)
+    (x, y), (xh, yh) = load_images(train, 112), load_images(held_out, 112)
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(32)
+    model = kerastl.build("efficientnet_lite0", num_classes=10, input_shape=(112, 112, 3))
+    accuracy = lambda: float((model.predict(xh, verbose=0).argmax(1) == yh).mean())  # noqa: E731
+
+    kerastl.fine_tune(model, data, recipe="feature_extraction", head_epochs=60, verbose=0)
+    frozen = accuracy()
+    kerastl.fine_tune(model, data, recipe="two_phase", head_epochs=0, fine_tune_epochs=5, verbose=0)
+    two_phase = accuracy()
+    print(f"frozen-only {frozen:.3f} -> two-phase {two_phase:.3f}")
+    assert frozen >= 0.6, frozen
+    assert two_phase >= frozen - 0.01, (frozen, two_phase)

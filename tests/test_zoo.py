@@ -1,11 +1,12 @@
 import inspect
+import re
 
 import keras
 import numpy as np
 import pytest
 
 import kerastl
-from kerastl.freeze import _leaf_layers, block_layers, find_backbone
+from kerastl.freeze import _units, block_layers, find_backbone
 from kerastl.zoo import applications, get, list_backbones, register
 from kerastl.zoo.applications import MODELS, ZOO_NAMES
 
@@ -37,7 +38,8 @@ def test_each_family_builds_through_the_registry(name):
 
 
 def get_backbone_leaves(model):
-    return _leaf_layers(find_backbone(model)[1])
+    spec, backbone = find_backbone(model)
+    return _units(backbone, re.compile(spec.block_pattern))
 
 
 @pytest.mark.parametrize("alias, name", [

@@ -14,22 +14,29 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 def few_shot_split(path: str | Path, per_class: int, held_out: int, seed: int = 0):
     """-> (train [(file, label)], held-out [(file, label)]), disjoint; labels index sorted class names.
 
-    The held-out set depends only on `seed` and the images left after the largest `per_class` you
-    use, so compare shot counts with the same `held_out` and `seed`.
+    The held-out set depends only on `seed` (never on `per_class`), and the training sets are nested
+    (the 5-shot set is part of the 10-shot set), so shot counts are compared on the same images.
     """
     root = Path(path)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not classes:
         raise InvalidArgumentError(f"{str(root)!r} has no class folders; expected <path>/<class>/<image>")
-    rng = random.Random(seed)
-    train, rest = [], []
+    everything = [
+        (f, label) for label, name in enumerate(classes)
+        for f in sorted((root / name).iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    random.Random(seed).shuffle(everything)
+    held, rest = everything[:held_out], everything[held_out:]
+    train = []
     for label, name in enumerate(classes):
-        files = sorted(f for f in (root / name).iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
-        rng.shuffle(files)
-        train += [(f, label) for f in files[:per_class]]
-        rest += [(f, label) for f in files[per_class:]]
-    rng.shuffle(rest)
-    return train, rest[:held_out]
+        available = [pair for pair in rest if pair[1] == label]
+        if len(available) < per_class:
+            raise InvalidArgumentError(
+                f"class {name!r} has {len(available)} images left after the held-out set, fewer than "
+                f"per_class={per_class}; lower per_class or held_out"
+            )
+        train += available[:per_class]
+    return train, held
 
 
 def load_images(pairs, size: int) -> tuple[np.ndarray, np.ndarray]:

@@ -18,12 +18,21 @@ def split_at_features(model: keras.Model, layer: str = FEATURE_LAYER) -> tuple[k
     return keras.Model(model.inputs, features), keras.Model(features, model.outputs)
 
 
-def extract(extractor: keras.Model, dataset: tf.data.Dataset, copies: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of `dataset`, `copies` passes (more than one only helps with augmentation)."""
+def feature_fn(extractor: keras.Model, dataset: tf.data.Dataset):
+    """The extractor as one graph for every batch size of `dataset` (a partial last batch would otherwise
+    trace the backbone a second time)."""
+    image_spec = dataset.element_spec[0]
+    spec = tf.TensorSpec([None, *image_spec.shape[1:]], image_spec.dtype)
+    return tf.function(lambda images: extractor(images, training=False), input_signature=[spec])
+
+
+def extract(run, dataset: tf.data.Dataset, copies: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Features (`run(images)`) and labels of `dataset`, `copies` passes (more than one only helps with
+    augmentation)."""
     xs, ys = [], []
     for _ in range(copies):
         for images, labels in dataset:
-            xs.append(extractor.predict_on_batch(images))  # compiled, unlike an eager call
+            xs.append(run(images).numpy())
             ys.append(labels.numpy())
     return np.concatenate(xs), np.concatenate(ys)
 
@@ -42,7 +51,8 @@ def fit_head(
 ) -> keras.callbacks.History:
     """Train the head of `model` on cached backbone features of `train` (val scored on cached features too)."""
     extractor, head = split_at_features(model)
-    x, y = extract(extractor, train, copies)
-    validation = extract(extractor, val) if val is not None else None
+    run = feature_fn(extractor, train)
+    x, y = extract(run, train, copies)
+    validation = extract(run, val) if val is not None else None
     head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
     return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose)

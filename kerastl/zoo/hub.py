@@ -13,7 +13,7 @@ from kerastl.zoo.registry import register
 from kerastl.zoo.spec import BackboneSpec, Preprocessing
 
 # Stages of KerasHub CNNs and layers of its transformers ("stack2_block0_conv" -> "stack2").
-BLOCK_PATTERN = r"((?:stack|stage|block|transformer_layer)_?\d+)"
+BLOCK_PATTERN = r"((?:transformer_layer|transformer_block|stack|stage|block)_?\d+)"
 LICENCE = "see the preset's model card on Kaggle / Hugging Face"
 
 
@@ -22,7 +22,7 @@ def _converter_preprocessing(preset: str) -> Preprocessing | None:
 
     try:
         converter = keras_hub.layers.ImageConverter.from_preset(preset)
-    except ValueError:  # the preset has no image converter
+    except (ValueError, FileNotFoundError):  # the preset has no image converter
         return None
     as_data = lambda v: tuple(v) if isinstance(v, (list, tuple)) else (1.0 if v is None else float(v))  # noqa: E731
     return Preprocessing(scale=as_data(converter.scale), offset=as_data(converter.offset or 0.0))

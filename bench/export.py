@@ -1,0 +1,62 @@
+"""Every export of the demo model (Lite0 fine-tuned on sign digits, 224 px) side by side with Keras.
+
+    .venv/bin/python bench/export.py
+
+Trains the demo model (`kerastl.demo.run`, two-phase), exports all formats with `kerastl.export`
+(each run in a fresh process on the 200 held-out images) and times Keras `predict` in this process.
+A benchmark measures: it exports with strict=False and records which thresholds were met.
+"""
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result  # noqa: E402
+
+import kerastl  # noqa: E402
+from kerastl import demo  # noqa: E402
+from kerastl.data import image_folder  # noqa: E402
+from kerastl.export import table  # noqa: E402
+
+
+def p50_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return round(1000 * statistics.median(times), 3)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        demo.run(Path(scratch) / "demo", export=False)
+        model = keras.models.load_model(Path(scratch) / "demo" / "model.keras")
+        images = image_folder(demo.DATA, image_size=(224, 224))
+        report = kerastl.export(model, Path(scratch) / "export", name="sign_digits", labels=images.class_names,
+                                representative_data=images.train, verify_data=images.val, strict=False)
+    held_out = np.concatenate([x.numpy() for x, _ in images.val])
+    batch32 = np.resize(held_out, (32, *held_out.shape[1:]))
+    keras_row = {"p50_ms_b1": p50_ms(lambda: model.predict(held_out[:1], verbose=0), 20),
+                 "p50_ms_b32": p50_ms(lambda: model.predict(batch32, verbose=0), 5)}
+    rows = report["artefacts"]
+    fp32, int8 = rows["tflite_fp32"], rows["tflite_int8"]
+    print(table(report))
+    write_result("export", {
+        "model": "efficientnet_lite0 fine-tuned on sign digits (kerastl demo), 224 px",
+        "verify_images": report["images"], "keras_predict": keras_row, "artefacts": rows,
+        "int8_size_vs_fp32": round(int8["size_bytes"] / fp32["size_bytes"], 3),
+        "int8_top1_agreement": int8["top1_agreement"],
+        "thresholds_missed": [a for a, row in rows.items() if not row["passed"]],
+        "tflite_fp32_b1_speedup_vs_keras_predict": round(keras_row["p50_ms_b1"] / fp32["p50_ms_b1"], 1),
+    }, command="python bench/export.py")
+
+
+if __name__ == "__main__":
+    main()

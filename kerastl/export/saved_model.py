@@ -1,0 +1,65 @@
+"""SavedModel in TF Serving layout: three signatures over one Keras model, plus warm-up requests.
+
+- serving_default: `image` float32 (batch, H, W, 3), RGB pixels in [0, 255]
+- serving_uint8:   `image` uint8 (batch, H, W, 3)
+- serving_bytes:   `image_bytes` string (batch,), encoded JPEG/PNG/GIF/BMP, decoded and resized inside
+Each returns `probabilities` (batch, classes), `class_id` int32 (batch,) and `label` string (batch,).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
+SIGNATURES = ("serving_default", "serving_uint8", "serving_bytes")
+
+
+def _signatures(model: keras.Model, labels: list[str]) -> dict:
+    height, width = model.inputs[0].shape[1:3]
+    label_table = tf.constant(labels)
+
+    def classify(pixels):
+        # A clear INVALID_ARGUMENT for a wrong image size (runtimes do not check placeholder shapes).
+        pixels = tf.ensure_shape(pixels, [None, height, width, 3])
+        probabilities = tf.cast(model(pixels, training=False), tf.float32)
+        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {"probabilities": probabilities, "class_id": class_id, "label": tf.gather(label_table, class_id)}
+
+    def decode(encoded):
+        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+        return tf.image.resize(image, (height, width))  # bilinear, as keras.utils.image_dataset_from_directory
+
+    return {
+        "serving_default": (classify, tf.TensorSpec([None, height, width, 3], tf.float32, name="image")),
+        "serving_uint8": (lambda image: classify(tf.cast(image, tf.float32)),
+                          tf.TensorSpec([None, height, width, 3], tf.uint8, name="image")),
+        "serving_bytes": (lambda image_bytes: classify(tf.map_fn(decode, image_bytes, fn_output_signature=tf.float32)),
+                          tf.TensorSpec([None], tf.string, name="image_bytes")),
+    }
+
+
+def write_saved_model(model: keras.Model, path: Path, labels: list[str], name: str, warmup: np.ndarray) -> None:
+    """Write the SavedModel to `path` (a version directory) with warm-up requests for model `name`."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for signature, (fn, spec) in _signatures(model, labels).items():
+        archive.add_endpoint(signature, fn, input_signature=[spec])
+    archive.write_out(str(path), verbose=False)
+    _write_warmup(path / WARMUP_FILE, name, warmup)
+
+
+def _write_warmup(path: Path, name: str, images: np.ndarray) -> None:
+    """TF Serving replays these PredictRequests at load time, so the first real request is not slow."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        pixels = np.clip(np.round(images[:8]), 0, 255)
+        for signature, batch in (("serving_default", pixels[:1].astype("float32")), ("serving_uint8", pixels.astype("uint8"))):
+            request = predict_pb2.PredictRequest(model_spec=model_pb2.ModelSpec(name=name, signature_name=signature))
+            request.inputs["image"].CopyFrom(tf.make_tensor_proto(batch))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())

@@ -1,0 +1,39 @@
+"""TFLite flatbuffers from a Keras classifier: fp32, fp16, dynamic-range and full-integer int8."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+MODES = ("fp32", "fp16", "dynamic", "int8")
+
+
+def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[str, ...],
+                 representative: np.ndarray | None = None, uint8_input: bool = False) -> dict[str, Path]:
+    """`directory/<name>_<mode>.tflite` for each mode (probabilities out); `representative` images calibrate int8."""
+    written = {}
+    with tempfile.TemporaryDirectory() as plain:
+        model.export(plain, format="tf_saved_model", verbose=False)  # one graph, converted once per mode
+        for mode in modes:
+            converter = tf.lite.TFLiteConverter.from_saved_model(plain)
+            if mode != "fp32":
+                converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            if mode == "fp16":
+                converter.target_spec.supported_types = [tf.float16]
+            elif mode == "int8":
+                converter.representative_dataset = lambda: _samples(representative)
+                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+                if uint8_input:
+                    converter.inference_input_type = tf.uint8
+            written[mode] = directory / f"{name}_{mode}.tflite"
+            written[mode].write_bytes(converter.convert())
+    return written
+
+
+def _samples(images: np.ndarray) -> Iterable[list[np.ndarray]]:
+    for image in images:
+        yield [image[None].astype("float32")]

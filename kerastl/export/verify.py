@@ -1,0 +1,62 @@
+"""Run exported artefacts in this (fresh) process: predictions on real images and p50 latencies.
+
+    python -m kerastl.export.verify EXPORT_DIR IMAGES.npy OUT.json ARTEFACT=RELPATH ...
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kerastl.export import runners
+
+
+def p50_ms(run, x: np.ndarray, repeats: int) -> float:
+    run(x)  # warm-up (graph tracing, tensor allocation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(x)
+        times.append(time.perf_counter() - start)
+    return round(1000 * statistics.median(times), 3)
+
+
+def predict(run, images: np.ndarray, batch: int = 32) -> np.ndarray:
+    return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
+
+
+def _signatures(path: Path, images: np.ndarray) -> dict[str, float]:
+    """Max |Δ| of serving_uint8 (integer pixels) and serving_bytes (PNG, same size) vs serving_default."""
+    import tensorflow as tf
+
+    pixels = np.clip(np.round(images), 0, 255).astype("uint8")
+    default = runners.saved_model(path)(pixels.astype("float32"))
+    as_uint8 = runners.saved_model(path, "serving_uint8")(pixels)
+    function = tf.saved_model.load(str(path)).signatures["serving_bytes"]
+    encoded = tf.constant([tf.io.encode_png(p).numpy() for p in pixels])
+    as_bytes = function(image_bytes=encoded)["probabilities"].numpy()
+    return {"serving_uint8": float(np.abs(as_uint8 - default).max()),
+            "serving_bytes": float(np.abs(as_bytes - default).max())}
+
+
+def main(argv: list[str]) -> None:
+    root, images, out = Path(argv[0]), np.load(argv[1]), Path(argv[2])
+    batch32 = np.resize(images, (32, *images.shape[1:]))
+    results = {}
+    for item in argv[3:]:
+        artefact, relpath = item.split("=", 1)
+        run = runners.load(artefact, root / relpath)
+        probabilities = predict(run, images)
+        results[artefact] = {"probabilities": probabilities.tolist(),
+                             "p50_ms_b1": p50_ms(run, images[:1], 20), "p50_ms_b32": p50_ms(run, batch32, 5)}
+        if artefact == "saved_model":
+            results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8])
+    out.write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,205 @@
+"""Exports of a small Lite0 classifier trained on real sign digits: layout, signatures, parity, errors."""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kerastl
+from tests.conftest import SIGN_DIGITS, load_images, requires_shared, sign_digit_files
+
+pytestmark = requires_shared(SIGN_DIGITS)
+LABELS = [f"digit_{i}" for i in range(10)]
+# The 64 px test model has small margins; quantised thresholds are relaxed here (the real bounds are
+# checked by bench/export.py and the demo on the full-size model).
+RELAXED = {"tflite_fp16": ("max_abs_diff", 0.05), "tflite_dynamic": ("top1_agreement", 0.8),
+           "tflite_int8": ("top1_agreement", 0.8)}
+
+
+@pytest.fixture(scope="module")
+def trained():
+    keras.utils.set_random_seed(0)
+    train, held = sign_digit_files(per_class=10, held_out=48)
+    (x, y), (xh, _) = load_images(train, 64), load_images(held, 64)
+    model = kerastl.build("efficientnet_lite0", num_classes=10, input_shape=(64, 64, 3))
+    kerastl.fine_tune(model, tf.data.Dataset.from_tensor_slices((x, y)).batch(32), recipe="feature_extraction",
+                      head_epochs=60, verbose=0)
+    return model, x, xh
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    model, x, xh = trained
+    out = tmp_path_factory.mktemp("exports")
+    report = kerastl.export(model, out, name="signs", version=3, labels=LABELS, representative_data=x,
+                            verify_data=xh, uint8_input=True, thresholds=RELAXED)
+    return out, out / "signs" / "3", report
+
+
+def test_layout_and_report(exported):
+    out, version_dir, report = exported
+    assert sorted(p.name for p in out.iterdir()) == ["signs"] and [p.name for p in (out / "signs").iterdir()] == ["3"]
+    for path in ["saved_model.pb", "variables/variables.index", "assets.extra/tf_serving_warmup_requests",
+                 "onnx/signs.onnx", "labels.txt", "export_report.json",
+                 *(f"tflite/signs_{mode}.tflite" for mode in ("fp32", "fp16", "dynamic", "int8"))]:
+        assert (version_dir / path).is_file(), path
+    assert (version_dir / "labels.txt").read_text().split() == LABELS
+    assert json.loads((version_dir / "export_report.json").read_text()) == report
+    rows = report["artefacts"]
+    assert report["images"] == 48 and all(row["passed"] for row in rows.values())
+    for fp32 in ("saved_model", "tflite_fp32", "onnx"):
+        assert rows[fp32]["max_abs_diff"] <= 1e-4 and rows[fp32]["top1_agreement"] == 1.0
+    assert all(d <= 1e-4 for d in rows["saved_model"]["signatures_max_abs_diff"].values())
+    sizes = {mode: rows[f"tflite_{mode}"]["size_bytes"] for mode in ("fp32", "fp16", "dynamic", "int8")}
+    assert sizes["int8"] < 0.35 * sizes["fp32"] and sizes["fp16"] < 0.55 * sizes["fp32"]
+    assert all(row["p50_ms_b1"] > 0 and row["p50_ms_b32"] > 0 for row in rows.values())
+
+
+def test_saved_model_cli_lists_three_signatures(exported):
+    cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable)) or "saved_model_cli"
+    shown = subprocess.run([cli, "show", "--dir", str(exported[1]), "--all"], capture_output=True, text=True,
+                           check=True).stdout
+    signatures = dict(re.findall(r"signature_def\['(\w+)'\]:(.*?)(?=signature_def\[|\Z)", shown, re.S))
+    assert {"serving_default", "serving_uint8", "serving_bytes"} <= set(signatures)
+    assert re.search(r"inputs\['image'\].*?dtype: DT_FLOAT.*?shape: \(-1, 64, 64, 3\)", signatures["serving_default"], re.S)
+    assert re.search(r"inputs\['image'\].*?dtype: DT_UINT8", signatures["serving_uint8"], re.S)
+    assert re.search(r"inputs\['image_bytes'\].*?dtype: DT_STRING.*?shape: \(-1\)", signatures["serving_bytes"], re.S)
+    for name in ("serving_default", "serving_uint8", "serving_bytes"):
+        assert all(f"outputs['{key}']" in signatures[name] for key in ("probabilities", "class_id", "label"))
+
+
+def test_served_signatures_and_bad_inputs(trained, exported):
+    model, _, xh = trained
+    loaded = tf.saved_model.load(str(exported[1]))
+    result = loaded.signatures["serving_default"](image=tf.constant(xh[:4]))
+    expected = model.predict(xh[:4], verbose=0)
+    np.testing.assert_allclose(result["probabilities"].numpy(), expected, atol=1e-5)
+    assert [s.decode() for s in result["label"].numpy()] == [LABELS[i] for i in expected.argmax(1)]
+    encoded = tf.constant([tf.io.encode_jpeg(tf.cast(img, tf.uint8)).numpy() for img in xh[:2]])
+    jpeg = loaded.signatures["serving_bytes"](image_bytes=encoded)
+    assert jpeg["class_id"].shape == (2,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Unknown image file format"):
+        loaded.signatures["serving_bytes"](image_bytes=tf.constant([b"not an image"]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected shape \[\?,64,64,3\]"):
+        loaded.signatures["serving_default"](image=tf.zeros([1, 32, 32, 3]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a int32"):
+        loaded.signatures["serving_default"](image=tf.zeros([1, 64, 64, 3], tf.int32))
+
+
+def test_warmup_requests_name_the_model(exported):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = list(tf.data.TFRecordDataset(str(exported[1] / "assets.extra" / "tf_serving_warmup_requests")))
+    logs = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in records]
+    assert [log.predict_log.request.model_spec.name for log in logs] == ["signs", "signs"]
+    assert [log.predict_log.request.model_spec.signature_name for log in logs] == ["serving_default", "serving_uint8"]
+    assert [tf.make_ndarray(log.predict_log.request.inputs["image"]).shape[0] for log in logs] == [1, 8]
+
+
+def test_tflite_and_onnx_interfaces(exported):
+    import onnx
+    import onnxruntime
+    from ai_edge_litert.interpreter import Interpreter
+
+    int8 = Interpreter(model_path=str(exported[1] / "tflite" / "signs_int8.tflite"))
+    assert int8.get_input_details()[0]["dtype"] == np.uint8  # uint8_input=True
+    fp32 = Interpreter(model_path=str(exported[1] / "tflite" / "signs_fp32.tflite"))
+    assert list(fp32.get_input_details()[0]["shape_signature"]) == [-1, 64, 64, 3]
+    path = str(exported[1] / "onnx" / "signs.onnx")
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    (image,) = session.get_inputs()
+    assert image.name == "image" and image.shape[1:] == [64, 64, 3] and not isinstance(image.shape[0], int)
+    assert [o.name for o in session.get_outputs()] == ["probabilities"]
+    assert max(o.version for o in onnx.load(path).opset_import if o.domain in ("", "ai.onnx")) >= 17
+
+
+def test_existing_version_is_refused_and_failed_exports_leave_nothing(trained, exported):
+    model, x, xh = trained
+    out, version_dir, _ = exported
+    before = sorted(p.name for p in version_dir.rglob("*"))
+    with pytest.raises(kerastl.InvalidArgumentError, match="already exists"):
+        kerastl.export(model, out, ("onnx",), name="signs", version=3, verify_data=xh)
+    assert sorted(p.name for p in version_dir.rglob("*")) == before
+    with pytest.raises(kerastl.ExportVerificationError, match=r"\['onnx'\]"):
+        kerastl.export(model, out, ("onnx",), name="signs", version=4, verify_data=xh,
+                       thresholds={"onnx": ("max_abs_diff", -1.0)})
+    assert sorted(p.name for p in (out / "signs").iterdir()) == ["3"]  # no version 4, no temp dir
+    with pytest.warns(UserWarning, match=r"strict=False although \['onnx'\]"):
+        report = kerastl.export(model, out, ("onnx",), name="signs", version=5, verify_data=xh,
+                                thresholds={"onnx": ("max_abs_diff", -1.0)}, strict=False)
+    assert report["artefacts"]["onnx"]["passed"] is False and (out / "signs" / "5" / "onnx" / "signs.onnx").is_file()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"formats": ("pdf",)}, "formats must be"),
+    ({"quantize": ("int4",)}, "quantize must be"),
+    ({"formats": ("tflite",), "quantize": ("int8",)}, "int8 needs representative_data"),
+    ({"formats": ("onnx",), "version": 0}, "version must be a positive int"),
+    ({"formats": ("onnx",), "name": "../x"}, "name must be"),
+    ({"formats": ("onnx",), "labels": ["a"]}, "1 labels for a model with 10 outputs"),
+    ({"formats": ("onnx",), "verify_data": np.zeros((2, 32, 32, 3))}, r"shape \(n, 64, 64, 3\)"),
+    ({"formats": ("onnx",), "verify_data": None}, "pass verify_data"),
+    ({"formats": ("onnx",), "thresholds": {"onxx": ("max_abs_diff", 1)}}, "thresholds keys"),
+])
+def test_bad_arguments_are_typed_errors(trained, tmp_path, kwargs, message):
+    model, _, xh = trained
+    kwargs = {"verify_data": xh, **kwargs}
+    formats = kwargs.pop("formats", ("onnx",))
+    with pytest.raises(kerastl.InvalidArgumentError, match=message):
+        kerastl.export(model, tmp_path, formats, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_onnx_of_a_model_with_a_normalization_layer_has_one_input(tmp_path):
+    """FACTS.md trap: EfficientNetB0's Normalization constants leaked as ONNX inputs via model.export."""
+    model = kerastl.build("efficientnet", num_classes=3, weights=None, input_shape=(32, 32, 3))
+    images = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    report = kerastl.export(model, tmp_path, ("onnx",), verify_data=images)
+    assert report["artefacts"]["onnx"]["max_abs_diff"] <= 1e-4  # the fresh-process runner checks one input
+
+
+@pytest.mark.skipif(shutil.which("tensorflow_model_server") is None,
+                    reason="tensorflow_model_server is not on PATH (TF Serving cannot be installed here)")
+def test_tf_serving_answers_rest_and_grpc(exported, trained):
+    import base64
+    import urllib.request
+
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    _, _, xh = trained
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    server = subprocess.Popen(["tensorflow_model_server", f"--port={ports[0]}", f"--rest_api_port={ports[1]}",
+                               "--model_name=signs", f"--model_base_path={exported[0] / 'signs'}"])
+    try:
+        url = f"http://127.0.0.1:{ports[1]}/v1/models/signs"
+        for _ in range(60):
+            try:
+                if b"AVAILABLE" in urllib.request.urlopen(url).read():
+                    break
+            except OSError:
+                time.sleep(1)
+        png = base64.b64encode(tf.io.encode_png(tf.cast(xh[0], tf.uint8)).numpy()).decode()
+        body = json.dumps({"signature_name": "serving_bytes", "instances": [{"b64": png}]}).encode()
+        answer = json.loads(urllib.request.urlopen(f"{url}:predict", data=body).read())
+        assert answer["predictions"][0]["label"] in LABELS
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(f"127.0.0.1:{ports[0]}"))
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = "signs"
+        request.inputs["image"].CopyFrom(tf.make_tensor_proto(xh[:2]))
+        assert tf.make_ndarray(stub.Predict(request, 30).outputs["probabilities"]).shape == (2, 10)
+    finally:
+        server.terminate()
+        server.wait()

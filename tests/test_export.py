@@ -203,3 +203,18 @@ def test_tf_serving_answers_rest_and_grpc(exported, trained):
     finally:
         server.terminate()
         server.wait()
+
+
+def test_cli_export_uses_the_folder_class_names_as_labels(trained, tmp_path):
+    from kerastl import cli
+    from kerastl.demo import DATA
+
+    model, _, _ = trained
+    model.save(tmp_path / "m.keras")
+    args = [str(tmp_path / "m.keras"), str(tmp_path / "out"), "--data", str(DATA), "--name", "digits",
+            "--version", "2", "--formats", "onnx"]
+    assert cli.main(["export", *args]) == 0
+    version_dir = tmp_path / "out" / "digits" / "2"
+    assert (version_dir / "labels.txt").read_text().split() == [str(i) for i in range(10)]
+    assert json.loads((version_dir / "export_report.json").read_text())["images"] == 200
+    assert cli.main(["export", *args]) == 2  # the version exists: a typed error, exit status 2

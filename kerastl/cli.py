@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _list(args) -> int:
@@ -68,6 +69,78 @@ def _export(args) -> int:
     return 0
 
 
+TRAIN_OPTIONS = {  # option -> (type, default): mirrors kerastl.train.run.train_run
+    "backbone": (str, "efficientnet_lite0"), "recipe": (str, "two_phase"), "head_epochs": (int, 100),
+    "fine_tune_epochs": (int, 4), "unfreeze_blocks": (int, 3), "learning_rate": (float, 1e-3),
+    "image_size": (int, None), "precision": (str, "float32"), "name": (str, "model"), "seed": (int, 0),
+}
+
+
+def _train(args) -> int:
+    from kerastl.train.run import train_run
+
+    options = {key: default for key, (_, default) in TRAIN_OPTIONS.items()}
+    if args.recipe and args.recipe.endswith(".toml"):
+        options.update(_read_recipe(args.recipe))
+    options.update({k: v for k, v in vars(args).items() if k in TRAIN_OPTIONS and v is not None
+                    and not (k == "recipe" and v.endswith(".toml"))})
+    train_run(args.data, args.out, export=not args.no_export, overwrite=args.overwrite, **options)
+    return 0
+
+
+def _read_recipe(path: str) -> dict:
+    import tomllib
+
+    from kerastl.errors import InvalidArgumentError
+
+    with open(path, "rb") as f:
+        recipe = tomllib.load(f)
+    unknown = set(recipe) - set(TRAIN_OPTIONS)
+    if unknown:
+        raise InvalidArgumentError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(TRAIN_OPTIONS)}")
+    return recipe
+
+
+def _load_run_model(path: str):
+    import keras
+
+    labels = Path(path).parent / "labels.txt"
+    names = labels.read_text().split("\n")[:-1] if labels.is_file() else None
+    return keras.models.load_model(path), names
+
+
+def _predict(args) -> int:
+    import numpy as np
+    import tensorflow as tf
+
+    from kerastl.errors import InvalidArgumentError
+
+    model, names = _load_run_model(args.model)
+    height, width = model.inputs[0].shape[1:3]
+    for path in args.images:
+        try:
+            image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
+            raise InvalidArgumentError(f"cannot read {path!r} as an image: {error.message.splitlines()[0]}") from None
+        pixels = tf.image.resize(image, (height, width))[None]  # as image_dataset_from_directory
+        probabilities = model.predict(pixels, verbose=0)[0]
+        top = np.argsort(probabilities)[::-1][: args.top]
+        print(path + "\t" + "\t".join(f"{names[i] if names else i}:{probabilities[i]:.4f}" for i in top))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from kerastl.data import image_folder
+    from kerastl.train.reports import predict_labels
+
+    model, names = _load_run_model(args.model)
+    images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
+    dataset = images.val if images.val is not None else images.train
+    y_true, y_pred = predict_labels(model, dataset)
+    print(json.dumps({"images": len(y_true), "accuracy": round(float((y_true == y_pred).mean()), 4)}))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kerastl", description="Transfer learning with Keras 3.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -85,6 +158,25 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--fine-tune-epochs", type=int, default=4)
     s.add_argument("--no-export", action="store_true", help="skip the verified exports at the end")
     s.set_defaults(func=_demo)
+    s = sub.add_parser("train", help="train a backbone on an image folder; writes a run directory")
+    s.add_argument("--data", required=True, help="<class>/<image> folder, or one with train/ and val/")
+    s.add_argument("--out", required=True, help="run directory (refused if it exists, unless --overwrite)")
+    for key, (kind, default) in TRAIN_OPTIONS.items():
+        extra = " (a recipe name, or a .toml file of these options, e.g. zoo/efficientnet_lite0_two_phase.toml)" \
+            if key == "recipe" else ""
+        s.add_argument("--" + key.replace("_", "-"), type=kind, default=None, help=f"default {default}{extra}")
+    s.add_argument("--no-export", action="store_true", help="skip the verified exports")
+    s.add_argument("--overwrite", action="store_true")
+    s.set_defaults(func=_train)
+    s = sub.add_parser("predict", help="labels and probabilities for image files")
+    s.add_argument("images", nargs="+")
+    s.add_argument("--model", required=True, help="a run's model.keras (labels.txt beside it names classes)")
+    s.add_argument("--top", type=int, default=3)
+    s.set_defaults(func=_predict)
+    s = sub.add_parser("evaluate", help="accuracy of a model on an image folder's held-out split")
+    s.add_argument("--model", required=True)
+    s.add_argument("--data", required=True)
+    s.set_defaults(func=_evaluate)
     s = sub.add_parser("export", help="export a .keras classifier to SavedModel / TFLite / ONNX, verified")
     s.add_argument("model", help="a .keras file, e.g. runs/demo/model.keras")
     s.add_argument("out", help="export root; writes OUT/NAME/VERSION/")

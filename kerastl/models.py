@@ -1,7 +1,9 @@
 """`build`: zoo name -> compiled keras.Model (raw pixels in, task outputs out)."""
 from __future__ import annotations
 
+import contextlib
 import os
+from typing import Iterator
 
 import keras
 
@@ -40,6 +42,22 @@ def _check_num_classes(num_classes) -> int:
     return num_classes
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def dtype_policy(precision: str) -> Iterator[None]:
+    """Build layers under `precision`, then restore the global policy (no leak into later builds)."""
+    if precision not in PRECISIONS:
+        raise InvalidArgumentError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def create_backbone(name: str, *, weights="imagenet", input_shape=None) -> tuple[BackboneSpec, keras.Model, object]:
     """-> (spec, backbone taking raw pixels, weights file still to load or None)."""
     spec, named, weights_file = weights_lib.resolve(get(name), weights)
@@ -59,6 +77,7 @@ def build(
     lora_rank: int = 4,
     dropout: float = 0.2,
     learning_rate: float | None = None,
+    precision: str = "float32",
     compile: bool = True,
 ) -> keras.Model:
     """A zoo backbone plus a new task head, as a plain (compiled) keras.Model.
@@ -66,7 +85,8 @@ def build(
     Input: RGB pixels in [0, 255], float32, (height, width, 3); the backbone's preprocessing is inside.
     `freeze`: True = feature extraction (whole backbone frozen), False = all blocks trainable, a block
     name or count = frozen up to that block, "lora" = frozen KerasHub transformer + rank-`lora_rank`
-    LoRA adapters. BatchNorm stays in inference mode unless `train_bn`.
+    LoRA adapters. BatchNorm stays in inference mode unless `train_bn`. `precision`: "float32",
+    "mixed_float16" (with loss scaling) or "mixed_bfloat16" for this model only; outputs stay float32.
     """
     if task not in TASKS:
         raise InvalidArgumentError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
@@ -76,10 +96,11 @@ def build(
     if learning_rate is not None and not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
         raise InvalidArgumentError(f"learning_rate must be a positive number, got {learning_rate!r}")
 
-    spec, backbone, weights_file = create_backbone(name, weights=weights, input_shape=input_shape)
-    inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
-    outputs = TASKS[task](backbone(inputs), num_classes=num_classes, dropout=dropout)
-    model = keras.Model(inputs, outputs, name=f"{backbone.name}_{task}")
+    with dtype_policy(precision):
+        spec, backbone, weights_file = create_backbone(name, weights=weights, input_shape=input_shape)
+        inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
+        outputs = TASKS[task](backbone(inputs), num_classes=num_classes, dropout=dropout)
+        model = keras.Model(inputs, outputs, name=f"{backbone.name}_{task}")
     if weights_file is not None:
         weights_lib.load_file(model, backbone, weights_file)
 

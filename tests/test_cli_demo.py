@@ -90,3 +90,31 @@ def test_results_md_holds_the_tables_generated_from_the_json():
     results = (ROOT / "zoo" / "RESULTS.md").read_text()
     for name, make in tables.TABLES.items():
         assert make() in results, f"zoo/RESULTS.md is out of date for {name}: run bench/tables.py"
+
+
+def test_cli_train_predict_evaluate_with_a_toml_recipe(tmp_path, capsys):
+    from kerastl import cli
+
+    recipe = tmp_path / "quick.toml"
+    recipe.write_text('recipe = "two_phase"\nhead_epochs = 5\nfine_tune_epochs = 1\nimage_size = 64\n')
+    out = tmp_path / "run"
+    assert cli.main(["train", "--data", str(demo.DATA), "--out", str(out), "--recipe", str(recipe),
+                     "--unfreeze-blocks", "1", "--no-export"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md", "confusion.png", "curves.png", "history.csv", "labels.txt", "metrics.json", "model.keras"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["head_epochs"], metrics["fine_tune_epochs"], metrics["unfreeze_blocks"], metrics["image_size"]) == (5, 1, 1, 64)
+    assert len((out / "history.csv").read_text().splitlines()) == 1 + 5 + 1  # header, head epochs, fine-tune epoch
+    assert "efficientnet_lite0" in (out / "MODEL_CARD.md").read_text()
+    capsys.readouterr()
+    images = sorted((demo.DATA / "val" / "3").iterdir())[:2]
+    assert cli.main(["predict", *map(str, images), "--model", str(out / "model.keras"), "--top", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(len(line.split("\t")) == 3 for line in lines)
+    probabilities = [float(cell.split(":")[1]) for cell in lines[0].split("\t")[1:]]
+    assert 0 <= probabilities[1] <= probabilities[0] <= 1
+    assert cli.main(["evaluate", "--model", str(out / "model.keras"), "--data", str(demo.DATA)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["images"] == 200
+    assert cli.main(["predict", str(recipe), "--model", str(out / "model.keras")]) == 2  # not an image
+    recipe.write_text("epochs = 3\n")
+    assert cli.main(["train", "--data", str(demo.DATA), "--out", str(tmp_path / "r2"), "--recipe", str(recipe)]) == 2

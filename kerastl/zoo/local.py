@@ -19,7 +19,10 @@ def keras_file_backbone(path: Path, feature_layer: str, name: str, input_shape, 
     file's trained values, layer by layer.
     """
     source = keras.models.load_model(path, compile=False)
-    clone = keras.models.clone_model(source, input_tensors=keras.Input(input_shape, name="pixels"))
+    policy = keras.config.dtype_policy().name  # the file says float32; build under the current policy
+    clone = keras.models.clone_model(
+        source, input_tensors=keras.Input(input_shape, name="pixels"),
+        clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": policy}))
     backbone = keras.Model(clone.inputs[0], clone.get_layer(feature_layer).output, name=name)
     if weights is not None:
         for layer in backbone.layers:

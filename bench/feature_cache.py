@@ -41,7 +41,7 @@ def main() -> None:
 
         keras.utils.set_random_seed(seed)
         model.set_weights(initial)
-        kerastl.models.compile_classifier(model, 1e-3)
+        kerastl.models.compile_task(model, 1e-3)
         start = time.perf_counter()
         model.fit(train, epochs=args.epochs, verbose=0)
         seconds["plain"].append(time.perf_counter() - start)

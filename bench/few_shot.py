@@ -18,7 +18,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import HELD_OUT, accuracy, sign_digits, write_result  # noqa: E402
 
 import kerastl  # noqa: E402
-from kerastl.models import compile_classifier  # noqa: E402
+from kerastl.models import compile_task  # noqa: E402
 
 
 def train(model, data, recipe: str, args) -> None:
@@ -27,7 +27,7 @@ def train(model, data, recipe: str, args) -> None:
                           fine_tune_epochs=args.fine_tune_epochs, verbose=0)
     else:
         kerastl.unfreeze(model, "all", train_bn=True)
-        compile_classifier(model, 1e-3)
+        compile_task(model, 1e-3)
         model.fit(data, epochs=args.full_epochs, verbose=0)
 
 

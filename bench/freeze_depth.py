@@ -17,7 +17,7 @@ sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 from common import HELD_OUT, accuracy, sign_digits, write_result  # noqa: E402
 
 import kerastl  # noqa: E402
-from kerastl.models import compile_classifier  # noqa: E402
+from kerastl.models import compile_task  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +42,7 @@ def main() -> None:
             else:
                 kerastl.freeze(model, upto=upto)
             trainable = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-            compile_classifier(model, 1e-4)
+            compile_task(model, 1e-4)
             keras.utils.set_random_seed(seed)
             start = time.perf_counter()
             model.fit(data, epochs=args.epochs, verbose=0)

@@ -72,7 +72,8 @@ def _export(args) -> int:
 TRAIN_OPTIONS = {  # option -> (type, default): mirrors kerastl.train.run.train_run
     "backbone": (str, "efficientnet_lite0"), "recipe": (str, "two_phase"), "head_epochs": (int, 100),
     "fine_tune_epochs": (int, 4), "unfreeze_blocks": (int, 3), "learning_rate": (float, 1e-3),
-    "image_size": (int, None), "precision": (str, "float32"), "name": (str, "model"), "seed": (int, 0),
+    "image_size": (int, None), "precision": (str, "float32"), "patience": (int, None), "name": (str, "model"),
+    "seed": (int, 0),
 }
 
 

@@ -6,13 +6,15 @@ import os
 from typing import Iterator
 
 import keras
+import tensorflow as tf
 
 from kerastl import weights as weights_lib
+from kerastl.distribute import get_strategy
 from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze as freeze_blocks
 from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
-from kerastl.heads import TASKS
+from kerastl.heads import TASKS, task_of
 from kerastl.zoo import BackboneSpec, get
 
 
@@ -34,11 +36,11 @@ def _check_input_shape(spec: BackboneSpec, input_shape) -> tuple[int, int, int]:
     return shape
 
 
-def _check_num_classes(num_classes) -> int:
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise InvalidArgumentError(
-            f"num_classes must be an int >= 2, got {num_classes!r} (for a yes/no task use num_classes=2)"
-        )
+def _check_num_classes(num_classes, task: str) -> int:
+    least = TASKS[task].min_outputs
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < least:
+        hint = " (for a yes/no task use num_classes=2)" if task == "classification" else ""
+        raise InvalidArgumentError(f"num_classes must be an int >= {least} for {task}, got {num_classes!r}{hint}")
     return num_classes
 
 
@@ -78,6 +80,7 @@ def build(
     dropout: float = 0.2,
     learning_rate: float | None = None,
     precision: str = "float32",
+    strategy: str | tf.distribute.Strategy | None = None,
     compile: bool = True,
 ) -> keras.Model:
     """A zoo backbone plus a new task head, as a plain (compiled) keras.Model.
@@ -87,44 +90,48 @@ def build(
     name or count = frozen up to that block, "lora" = frozen KerasHub transformer + rank-`lora_rank`
     LoRA adapters. BatchNorm stays in inference mode unless `train_bn`. `precision`: "float32",
     "mixed_float16" (with loss scaling) or "mixed_bfloat16" for this model only; outputs stay float32.
+    `strategy`: a name from kerastl.distribute.STRATEGIES or a tf.distribute.Strategy; the model,
+    optimizer and metrics are created in its scope (then `model.fit` distributes).
     """
     if task not in TASKS:
         raise InvalidArgumentError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
-    num_classes = _check_num_classes(num_classes)
+    num_classes = _check_num_classes(num_classes, task)
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise InvalidArgumentError(f"dropout must be in [0, 1), got {dropout!r}")
     if learning_rate is not None and not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
         raise InvalidArgumentError(f"learning_rate must be a positive number, got {learning_rate!r}")
 
-    with dtype_policy(precision):
+    with get_strategy(strategy).scope(), dtype_policy(precision):
         spec, backbone, weights_file = create_backbone(name, weights=weights, input_shape=input_shape)
         inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
-        outputs = TASKS[task](backbone(inputs), num_classes=num_classes, dropout=dropout)
+        outputs = TASKS[task].head(backbone(inputs), num_classes=num_classes, dropout=dropout)
         model = keras.Model(inputs, outputs, name=f"{backbone.name}_{task}")
-    if weights_file is not None:
-        weights_lib.load_file(model, backbone, weights_file)
+        if weights_file is not None:
+            weights_lib.load_file(model, backbone, weights_file)
 
-    if freeze is True:
-        freeze_blocks(model, train_bn=train_bn)
-    elif freeze is False:
-        unfreeze(model, "all", train_bn=train_bn)
-    elif freeze == "lora":
-        lora(model, lora_rank)
-    else:
-        freeze_blocks(model, upto=freeze, train_bn=train_bn)
-    if compile:
-        default_lr = 1e-3 if freeze is True or freeze == "lora" else 1e-4  # new weights only: higher LR
-        compile_classifier(model, learning_rate or default_lr)
+        if freeze is True:
+            freeze_blocks(model, train_bn=train_bn)
+        elif freeze is False:
+            unfreeze(model, "all", train_bn=train_bn)
+        elif freeze == "lora":
+            lora(model, lora_rank)
+        else:
+            freeze_blocks(model, upto=freeze, train_bn=train_bn)
+        if compile:
+            default_lr = 1e-3 if freeze is True or freeze == "lora" else 1e-4  # new weights only: higher LR
+            compile_task(model, learning_rate or default_lr)
     return model
 
 
-def compile_classifier(model: keras.Model, optimizer: float | keras.optimizers.Optimizer) -> keras.Model:
-    """Sparse categorical cross-entropy + accuracy (labels are class indices); a float means Adam(lr)."""
+def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimizer) -> keras.Model:
+    """Compile with the loss and metrics of the model's task; a float means Adam(lr).
+
+    Classification labels are class indices; multi_label targets are 0/1 vectors; regression targets
+    are float vectors.
+    """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         optimizer = keras.optimizers.Adam(optimizer)
-    model.compile(
-        optimizer=optimizer,
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    task = TASKS[task_of(model)]
+    with model.distribute_strategy.scope():  # the strategy the model was built under
+        model.compile(optimizer=optimizer, loss=task.loss, metrics=task.metrics())
     return model

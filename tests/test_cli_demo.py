@@ -48,7 +48,9 @@ def test_image_folder_missing_path_is_a_clear_error(tmp_path):
 def test_demo_writes_a_complete_run_directory(tmp_path):
     metrics = demo.run(tmp_path / "demo", head_epochs=20, fine_tune_epochs=1)
     files = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert files == ["confusion.png", "curves.png", "export", "metrics.json", "model.keras"]
+    assert files == ["MODEL_CARD.md", "best.keras", "confusion.png", "curves.png", "export", "history.csv",
+                     "labels.txt", "metrics.json", "model.keras"]
+    assert not (tmp_path / "demo.work").exists()
     saved = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     report = json.loads((tmp_path / "demo" / "export" / "sign_digits" / "1" / "export_report.json").read_text())
     assert set(report["artefacts"]) == set(saved["export"]) == {
@@ -100,8 +102,8 @@ def test_cli_train_predict_evaluate_with_a_toml_recipe(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli.main(["train", "--data", str(demo.DATA), "--out", str(out), "--recipe", str(recipe),
                      "--unfreeze-blocks", "1", "--no-export"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "MODEL_CARD.md", "confusion.png", "curves.png", "history.csv", "labels.txt", "metrics.json", "model.keras"]
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "best.keras", "confusion.png", "curves.png",
+                                                     "history.csv", "labels.txt", "metrics.json", "model.keras"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["head_epochs"], metrics["fine_tune_epochs"], metrics["unfreeze_blocks"], metrics["image_size"]) == (5, 1, 1, 64)
     assert len((out / "history.csv").read_text().splitlines()) == 1 + 5 + 1  # header, head epochs, fine-tune epoch

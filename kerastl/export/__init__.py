@@ -21,6 +21,7 @@ import keras
 import numpy as np
 
 from kerastl.errors import ExportVerificationError, InvalidArgumentError
+from kerastl.heads import task_of
 from kerastl.export.onnx_format import write_onnx
 from kerastl.export.saved_model import write_saved_model
 from kerastl.export.tflite import MODES, write_tflite
@@ -61,6 +62,9 @@ def export(
     `strict=False` everything is written, the report marks the misses (`"passed": false`) and a
     warning names them.
     """
+    if task_of(model) != "classification":
+        raise InvalidArgumentError(f"export supports classification models today; {model.name!r} is a "
+                                   f"{task_of(model)} model (save it with model.save or model.export)")
     formats, quantize = tuple(formats), tuple(quantize)
     _check(formats, FORMATS, "formats")
     _check(quantize, MODES, "quantize")

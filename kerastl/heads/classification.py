@@ -1,4 +1,4 @@
-"""Single-label classification: pooling, dropout, softmax in float32."""
+"""Dense heads over pooled features: softmax classification, sigmoid multi-label, linear regression."""
 import keras
 
 
@@ -12,8 +12,12 @@ def pool(features):
     return features
 
 
-def classification(features, *, num_classes: int, dropout: float = 0.2):
+def dense_head(features, *, num_classes: int, dropout: float = 0.2, activation: str | None, name: str):
     x = pool(features)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
+    return keras.layers.Dense(num_classes, activation=activation, dtype="float32", name=name)(x)
+
+
+def classification(features, *, num_classes: int, dropout: float = 0.2):
+    return dense_head(features, num_classes=num_classes, dropout=dropout, activation="softmax", name="predictions")

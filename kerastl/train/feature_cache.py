@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerastl.heads import TASKS, task_of
+
 FEATURE_LAYER = "avg_pool"
 
 
@@ -46,7 +48,6 @@ def fit_head(
     learning_rate: float = 1e-3,
     batch_size: int = 32,
     copies: int = 1,
-    loss: str = "sparse_categorical_crossentropy",
     verbose: int = 0,
 ) -> keras.callbacks.History:
     """Train the head of `model` on cached backbone features of `train` (val scored on cached features too)."""
@@ -54,5 +55,6 @@ def fit_head(
     run = feature_fn(extractor, train)
     x, y = extract(run, train, copies)
     validation = extract(run, val) if val is not None else None
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=["accuracy"])
+    task = TASKS[task_of(model)]
+    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss, metrics=task.metrics())
     return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose)

@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze, unfreeze
-from kerastl.models import compile_classifier
+from kerastl.models import compile_task
 from kerastl.train.feature_cache import fit_head
 from kerastl.train.layerwise import layer_decay_multipliers, with_layerwise_lr
 
@@ -43,7 +43,7 @@ def fine_tune(
         last = {k: round(v[-1], 4) for k, v in histories["head"].items()}
         print(f"head on cached features, {head_epochs} epochs: {last}")
     if recipe == "feature_extraction" or fine_tune_epochs <= 0:
-        compile_classifier(model, learning_rate)
+        compile_task(model, learning_rate)
         return histories
     stages = range(1, unfreeze_blocks + 1) if recipe == "gradual" else [unfreeze_blocks]
     histories["fine_tune"] = {}
@@ -52,7 +52,7 @@ def fine_tune(
         optimizer = keras.optimizers.Adam(learning_rate / 10)
         if layer_decay is not None:
             optimizer = with_layerwise_lr(optimizer, layer_decay_multipliers(model, layer_decay))
-        compile_classifier(model, optimizer)
+        compile_task(model, optimizer)
         history = model.fit(train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
                             epochs=(stage + 1) * fine_tune_epochs, callbacks=callbacks, verbose=verbose)
         for key, values in history.history.items():

@@ -1,12 +1,16 @@
 """A whole training run on an image folder -> a run directory (what `kerastl train` and the demo do).
 
-    <out>/model.keras  labels.txt  metrics.json  history.csv  curves.png  confusion.png  MODEL_CARD.md
+    <out>/model.keras  best.keras  labels.txt  metrics.json  history.csv  curves.png  confusion.png  MODEL_CARD.md
     <out>/export/<name>/1/   (with export=True: SavedModel, TFLite, ONNX and export_report.json)
+
+While it trains, `<out>.work/` holds the fine-tuning backup: run the same call again after an
+interruption and phase 2 resumes from its last finished epoch (phase 1 is re-run: it is cheap).
 """
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from kerastl.export import export as export_model
 from kerastl.export import table
 from kerastl.io import atomic_dir
 from kerastl.models import build
+from kerastl.train.callbacks import run_callbacks
 from kerastl.train.recipes import fine_tune
 from kerastl.train.reports import confusion_matrix, predict_labels, save_confusion, save_curves
 from kerastl.zoo import get
@@ -34,6 +39,7 @@ def train_run(
     learning_rate: float = 1e-3,
     image_size: int | None = None,
     precision: str = "float32",
+    patience: int | None = None,
     export: bool = True,
     name: str = "model",
     seed: int = 0,
@@ -52,9 +58,12 @@ def train_run(
           f"recipe {recipe}: head {head_epochs} epochs on cached features, then {fine_tune_epochs} epochs "
           f"with the top {unfreeze_blocks} blocks at lr/10")
     mark = time.perf_counter()
+    work = Path(f"{out}.work")
+    callbacks = run_callbacks(work, monitor="val_accuracy" if images.val is not None else "accuracy",
+                              patience=patience)
     histories = fine_tune(model, images.train, images.val, recipe=recipe, head_epochs=head_epochs,
                           fine_tune_epochs=fine_tune_epochs, unfreeze_blocks=unfreeze_blocks,
-                          learning_rate=learning_rate, verbose=2)
+                          learning_rate=learning_rate, callbacks=callbacks, verbose=2)
     train_seconds = time.perf_counter() - mark
     print("[2/4] evaluating on the held-out images")
     evaluated = images.val if images.val is not None else images.train
@@ -63,7 +72,7 @@ def train_run(
     metrics = {
         "backbone": spec.name, "weights": "imagenet", "data": str(data), "recipe": recipe,
         "head_epochs": head_epochs, "fine_tune_epochs": fine_tune_epochs, "unfreeze_blocks": unfreeze_blocks,
-        "learning_rate": learning_rate, "image_size": size, "precision": precision,
+        "learning_rate": learning_rate, "image_size": size, "precision": precision, "patience": patience,
         "train_images": n_train, "val_images": n_val,
         "val_accuracy_frozen": round(histories["head"].get("val_accuracy", [float("nan")])[-1], 4),
         "val_accuracy": round(float((y_true == y_pred).mean()), 4),
@@ -72,6 +81,8 @@ def train_run(
     }
     with atomic_dir(out, overwrite=overwrite) as tmp:
         model.save(tmp / "model.keras")
+        if (work / "best.keras").is_file():  # best fine-tuning epoch by held-out accuracy
+            shutil.copy(work / "best.keras", tmp / "best.keras")
         (tmp / "labels.txt").write_text("\n".join(images.class_names) + "\n")
         _write_history(histories, tmp / "history.csv")
         save_curves(histories, tmp / "curves.png")
@@ -88,6 +99,7 @@ def train_run(
         metrics["seconds"]["total"] = round(time.perf_counter() - started, 1)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
         (tmp / "MODEL_CARD.md").write_text(model_card(metrics, spec, report, name))
+    shutil.rmtree(work, ignore_errors=True)
     print(f"\n| phase | held-out accuracy |\n|---|---|\n| 1: head on frozen (cached) features | "
           f"{metrics['val_accuracy_frozen']:.3f} |\n| 2: {recipe}, top {unfreeze_blocks} blocks at lr/10 | "
           f"{metrics['val_accuracy']:.3f} |")

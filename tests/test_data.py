@@ -1,0 +1,69 @@
+"""image_folder on awkward real-world folders: odd colour modes, broken files, empty classes."""
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import kerastl
+from kerastl.data import image_folder
+
+_ramp = np.linspace(0, 255, 24)
+RGB = np.stack([np.add.outer(_ramp, _ramp) / 2, np.add.outer(_ramp, 255 - _ramp) / 2,
+                np.full((24, 24), 200.0)], axis=-1).astype(np.uint8)  # smooth colours: JPEG keeps them
+
+
+def make_folder(root, broken=True):
+    """a/: RGB JPEG, CMYK JPEG, grayscale JPEG, RGBA PNG, palette PNG; b/: 2 RGB PNGs (+ broken files)."""
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    Image.fromarray(RGB).save(root / "a" / "rgb.jpg", quality=95)
+    Image.fromarray(RGB).convert("CMYK").save(root / "a" / "cmyk.jpg", quality=95)
+    Image.fromarray(RGB).convert("L").save(root / "a" / "gray.jpg")
+    Image.fromarray(RGB).convert("RGBA").save(root / "a" / "alpha.png")
+    Image.fromarray(RGB).convert("P").save(root / "a" / "palette.png")
+    for i in range(2):
+        Image.fromarray(RGB[::-1]).save(root / "b" / f"{i}.png")
+    (root / "b" / "notes.txt").write_text("not an image: ignored by suffix")
+    if broken:
+        (root / "b" / "garbage.jpg").write_bytes(b"this is not a jpeg")
+        (root / "b" / "truncated.png").write_bytes((root / "b" / "0.png").read_bytes()[:40])
+    return root
+
+
+def test_colour_modes_become_rgb_and_broken_files_are_skipped_with_a_count(tmp_path):
+    root = make_folder(tmp_path / "photos")
+    with pytest.warns(UserWarning, match="skipped 2 unreadable image file"):
+        data = image_folder(root, image_size=(24, 24), validation_split=0, batch_size=16)
+    assert data.class_names == ["a", "b"] and sorted(p.split("/")[-1] for p in data.skipped) == ["garbage.jpg", "truncated.png"]
+    images, labels = next(iter(data.train))
+    assert images.shape == (7, 24, 24, 3) and images.dtype == tf.float32 and sorted(labels.numpy()) == [0] * 5 + [1] * 2
+    by_file = {}
+    for name in ("rgb.jpg", "cmyk.jpg", "alpha.png", "palette.png"):
+        decoded = tf.io.decode_image(tf.io.read_file(str(root / "a" / name)), channels=3)
+        by_file[name] = decoded.numpy().astype(float)
+    assert np.abs(by_file["alpha.png"] - RGB).max() == 0  # alpha dropped, colours kept
+    assert np.abs(by_file["cmyk.jpg"] - by_file["rgb.jpg"]).mean() < 6  # CMYK converted, not inverted
+    assert np.abs(by_file["palette.png"] - RGB).mean() < 20  # web-palette dithering
+
+
+def test_empty_class_folder_and_missing_folder_are_clear_errors(tmp_path):
+    root = make_folder(tmp_path / "photos", broken=False)
+    (root / "c").mkdir()
+    with pytest.raises(kerastl.InvalidArgumentError, match=r"without readable images.*\['c'\]"):
+        image_folder(root)
+    with pytest.raises(kerastl.InvalidArgumentError, match="does not exist"):
+        image_folder(tmp_path / "nope")
+    with pytest.raises(kerastl.InvalidArgumentError, match="no class folders"):
+        image_folder(root / "a")
+    with pytest.raises(kerastl.InvalidArgumentError, match="validation_split"):
+        image_folder(root, validation_split=1.5)
+
+
+def test_validation_split_is_seeded_and_disjoint(tmp_path):
+    root = make_folder(tmp_path / "photos", broken=False)
+    first = image_folder(root, image_size=(8, 8), validation_split=0.3, seed=1)
+    again = image_folder(root, image_size=(8, 8), validation_split=0.3, seed=1)
+    count = lambda ds: sum(int(y.shape[0]) for _, y in ds)  # noqa: E731
+    assert (count(first.train), count(first.val)) == (5, 2)
+    val = lambda d: np.concatenate([x.numpy() for x, _ in d.val])  # noqa: E731
+    np.testing.assert_array_equal(val(first), val(again))

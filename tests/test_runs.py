@@ -1,0 +1,52 @@
+"""Resumable runs: an interrupted fit resumes at the next epoch with the same history; NaN stops."""
+import csv
+
+import keras
+import numpy as np
+import pytest
+
+import kerastl
+from kerastl.train.callbacks import run_callbacks
+
+X = np.random.default_rng(0).uniform(0, 255, (16, 32, 32, 3)).astype("float32")
+Y = np.arange(16) % 3
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated crash after epoch 2")
+
+
+def fresh_model():
+    keras.utils.set_random_seed(0)
+    return kerastl.build("efficientnet_lite0", num_classes=3, input_shape=(32, 32, 3), freeze=False, dropout=0)
+
+
+def fit(model, directory, extra=()):
+    return model.fit(X, Y, validation_data=(X, Y), batch_size=8, epochs=4, shuffle=False, verbose=0,
+                     callbacks=[*run_callbacks(directory), *extra])
+
+
+def test_interrupted_run_resumes_at_epoch_3_with_identical_history(tmp_path):
+    reference = fit(fresh_model(), tmp_path / "reference").history["loss"]
+    with pytest.raises(KeyboardInterrupt):
+        fit(fresh_model(), tmp_path / "run", [Interrupt()])
+    assert (tmp_path / "run" / "backup").is_dir()
+    resumed = fit(fresh_model(), tmp_path / "run")
+    assert resumed.epoch == [2, 3]  # epochs 1-2 were not run again
+    with open(tmp_path / "run" / "history.csv") as f:
+        logged = [(int(row["epoch"]), float(row["loss"])) for row in csv.DictReader(f)]
+    assert [e for e, _ in logged] == [0, 1, 2, 3]
+    np.testing.assert_allclose([loss for _, loss in logged], reference, rtol=1e-5)
+    assert not (tmp_path / "run" / "backup").exists()  # removed once training finished
+    best = keras.models.load_model(tmp_path / "run" / "best.keras")
+    assert best.output_names == ["predictions"]
+
+
+def test_nan_loss_stops_training(tmp_path):
+    corrupt = X.copy()
+    corrupt[3] = np.nan  # one bad sample poisons the loss
+    history = fresh_model().fit(corrupt, Y, batch_size=8, epochs=5, verbose=0,
+                                callbacks=run_callbacks(tmp_path, monitor="loss"))
+    assert history.epoch == [0] and np.isnan(history.history["loss"][0])

@@ -6,10 +6,8 @@ Trains the demo model (`kerastl.demo.run`, two-phase), exports all formats with 
 (each run in a fresh process on the 200 held-out images) and times Keras `predict` in this process.
 A benchmark measures: it exports with strict=False and records which thresholds were met.
 """
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import keras
@@ -22,16 +20,7 @@ import kerastl  # noqa: E402
 from kerastl import demo  # noqa: E402
 from kerastl.data import image_folder  # noqa: E402
 from kerastl.export import table  # noqa: E402
-
-
-def p50_ms(fn, repeats: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return round(1000 * statistics.median(times), 3)
+from kerastl.export.fresh_process import p50_ms  # noqa: E402
 
 
 def main() -> None:
@@ -43,8 +32,8 @@ def main() -> None:
                                 representative_data=images.train, verify_data=images.val, strict=False)
     held_out = np.concatenate([x.numpy() for x, _ in images.val])
     batch32 = np.resize(held_out, (32, *held_out.shape[1:]))
-    keras_row = {"p50_ms_b1": p50_ms(lambda: model.predict(held_out[:1], verbose=0), 20),
-                 "p50_ms_b32": p50_ms(lambda: model.predict(batch32, verbose=0), 5)}
+    predict = lambda x: model.predict(x, verbose=0)  # noqa: E731
+    keras_row = {"p50_ms_b1": p50_ms(predict, held_out[:1], 20), "p50_ms_b32": p50_ms(predict, batch32, 5)}
     rows = report["artefacts"]
     fp32, int8 = rows["tflite_fp32"], rows["tflite_int8"]
     print(table(report))

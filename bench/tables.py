@@ -56,7 +56,33 @@ def export() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export}
+def precision() -> str:
+    r = _load("precision")
+    lines = ["| precision | step (ms) | speed vs float32 | held-out accuracy |", "|---|---|---|---|"]
+    for row in r["rows"]:
+        speed = f"{row['speedup_vs_float32']}×" if "speedup_vs_float32" in row else "–"
+        lines.append(f"| {row['precision']} | {row['step_ms'] or '–'} | {speed} | {row['accuracy']:.3f} |")
+    return "\n".join(lines)
+
+
+def domain_adaptation() -> str:
+    r = _load("domain_adaptation")
+    lines = ["| method | weight | source held-out accuracy | target (shifted) accuracy |", "|---|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['method']} | {row.get('weight', '–')} | {row['source_accuracy']:.3f} | {row['target_accuracy']:.3f} |")
+    return "\n".join(lines)
+
+
+def text() -> str:
+    r = _load("text")
+    lines = ["| model | held-out (amazon + yelp) | IMDb (shift) | train (s) |", "|---|---|---|---|"]
+    for row in r["rows"]:
+        lines.append(f"| {row['model']} | {row['held_out']:.3f} | {row['imdb']:.3f} | {row['train_seconds']} |")
+    return "\n".join(lines)
+
+
+TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "precision": precision,
+          "domain_adaptation": domain_adaptation, "text": text}
 
 if __name__ == "__main__":
     for name, make in TABLES.items():

@@ -1,6 +1,9 @@
 """kerastl: transfer learning with Keras 3 — a backbone zoo, freezing recipes, verified exports."""
 from kerastl import layers  # noqa: F401  (registers kerastl's serialisable layers)
+from kerastl import data, heads  # noqa: F401  (kerastl.data.image_folder, kerastl.heads.TASKS)
+from kerastl.adapt import adapt
 from kerastl.errors import (
+    DataUnavailableError,
     ExportVerificationError,
     InvalidArgumentError,
     KerastlError,
@@ -23,11 +26,13 @@ def info(name: str) -> dict:
 
 __version__ = "0.1.0"
 __all__ = [
+    "DataUnavailableError",
     "ExportVerificationError",
     "InvalidArgumentError",
     "KerastlError",
     "UnknownBackboneError",
     "WeightsUnavailableError",
+    "adapt",
     "blocks",
     "build",
     "export",

@@ -61,7 +61,7 @@ def _export(args) -> int:
     model = keras.models.load_model(args.model)
     images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
     report = kerastl.export(model, args.out, tuple(args.formats), name=args.name, version=args.version,
-                            labels=images.class_names, quantize=tuple(args.quantize),
+                            labels=images.class_names, quantize=tuple(args.quantize) if args.quantize else None,
                             representative_data=images.train, verify_data=images.val if images.val is not None else images.train,
                             uint8_input=args.uint8_input, strict=not args.keep_failed)
     print(table(report))
@@ -73,7 +73,7 @@ TRAIN_OPTIONS = {  # option -> (type, default): mirrors kerastl.train.run.train_
     "backbone": (str, "efficientnet_lite0"), "recipe": (str, "two_phase"), "head_epochs": (int, 100),
     "fine_tune_epochs": (int, 4), "unfreeze_blocks": (int, 3), "learning_rate": (float, 1e-3),
     "image_size": (int, None), "precision": (str, "float32"), "patience": (int, None), "name": (str, "model"),
-    "seed": (int, 0),
+    "seed": (int, 0), "tfds_dir": (str, None),
 }
 
 
@@ -142,6 +142,22 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _benchmark(args) -> int:
+    import keras
+    import numpy as np
+
+    from kerastl.export.fresh_process import p50_ms
+
+    model = keras.models.load_model(args.model)
+    rows = {}
+    for batch in args.batch_sizes:
+        pixels = np.random.default_rng(0).uniform(0, 255, (batch, *model.inputs[0].shape[1:])).astype("float32")
+        ms = p50_ms(model.predict_on_batch, pixels, args.repeats)
+        rows[batch] = {"p50_ms": ms, "images_per_second": round(1000 * batch / ms, 1)}
+    print(json.dumps({"model": args.model, "keras_predict_on_batch": rows}, indent=2))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kerastl", description="Transfer learning with Keras 3.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -160,7 +176,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-export", action="store_true", help="skip the verified exports at the end")
     s.set_defaults(func=_demo)
     s = sub.add_parser("train", help="train a backbone on an image folder; writes a run directory")
-    s.add_argument("--data", required=True, help="<class>/<image> folder, or one with train/ and val/")
+    s.add_argument("--data", required=True, help="<class>/<image> folder, one with train/ and val/, or tfds:NAME")
     s.add_argument("--out", required=True, help="run directory (refused if it exists, unless --overwrite)")
     for key, (kind, default) in TRAIN_OPTIONS.items():
         extra = " (a recipe name, or a .toml file of these options, e.g. zoo/efficientnet_lite0_two_phase.toml)" \
@@ -178,6 +194,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True)
     s.add_argument("--data", required=True)
     s.set_defaults(func=_evaluate)
+    s = sub.add_parser("benchmark", help="inference latency and throughput of a .keras model on this machine")
+    s.add_argument("model")
+    s.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
+    s.add_argument("--repeats", type=int, default=10)
+    s.set_defaults(func=_benchmark)
     s = sub.add_parser("export", help="export a .keras classifier to SavedModel / TFLite / ONNX, verified")
     s.add_argument("model", help="a .keras file, e.g. runs/demo/model.keras")
     s.add_argument("out", help="export root; writes OUT/NAME/VERSION/")
@@ -186,7 +207,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="model")
     s.add_argument("--version", type=int, default=1)
     s.add_argument("--formats", nargs="+", default=["saved_model", "tflite", "onnx"])
-    s.add_argument("--quantize", nargs="+", default=["fp32", "fp16", "dynamic", "int8"])
+    s.add_argument("--quantize", nargs="+", help="TFLite modes (default: all four for classification)")
     s.add_argument("--uint8-input", action="store_true", help="int8 TFLite takes uint8 pixels")
     s.add_argument("--keep-failed", action="store_true",
                    help="write the export even if an artefact misses its threshold (marked in the report)")

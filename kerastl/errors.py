@@ -19,3 +19,7 @@ class InvalidArgumentError(KerastlError, ValueError):
 
 class ExportVerificationError(KerastlError, RuntimeError):
     """An exported artefact disagrees with the Keras model (or does not load); nothing was written."""
+
+
+class DataUnavailableError(KerastlError, OSError):
+    """A data set could not be found locally or downloaded (the message says how to supply it)."""

@@ -15,7 +15,8 @@ from kerastl.zoo import BackboneSpec, get
 
 def find_backbone(model: keras.Model) -> tuple[BackboneSpec, keras.Model]:
     """The zoo spec and the backbone sub-model of a model built by kerastl (or a bare backbone)."""
-    for candidate in [model, *model.layers]:
+    hub_encoder = getattr(getattr(model, "backbone", None), "image_encoder", None)  # a KerasHub detector's
+    for candidate in [model, *model.layers, hub_encoder]:
         if isinstance(candidate, keras.Model):
             try:
                 return get(candidate.name), candidate

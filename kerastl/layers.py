@@ -11,3 +11,57 @@ class ReverseChannels(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="kerastl")
+class BilinearResize(keras.layers.Layer):
+    """Resize feature maps to (height, width), bilinear. Not `keras.layers.Resizing`: that preprocessing
+    layer's `call(training=True)` default makes every later layer of an unflagged `model(x)` call (and
+    of `model.export`) run in training mode, BatchNormalization included."""
+
+    def __init__(self, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width = height, width
+
+    def call(self, inputs):
+        return keras.ops.image.resize(inputs, (self.height, self.width), interpolation="bilinear")
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="kerastl")
+class GradientReversal(keras.layers.Layer):
+    """Identity forward; the gradient is multiplied by -`weight` (DANN, Ganin & Lempitsky 2015).
+
+    `weight` is a non-trainable variable, so a schedule can change it between steps."""
+
+    def __init__(self, weight: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.weight = self.add_weight(shape=(), initializer=keras.initializers.Constant(weight), trainable=False,
+                                      name="weight")
+
+    def call(self, inputs):
+        held = keras.ops.stop_gradient(inputs)
+        return held - keras.ops.cast(self.weight, inputs.dtype) * (inputs - held)  # == inputs exactly
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "weight": float(self.weight.numpy())}
+
+
+@keras.saving.register_keras_serializable(package="kerastl")
+class MaskedMean(keras.layers.Layer):
+    """Mean of the token vectors where `mask` is true: (batch, tokens, d), (batch, tokens) -> (batch, d)."""
+
+    def call(self, sequence, mask):
+        weights = keras.ops.cast(mask, sequence.dtype)[..., None]
+        return keras.ops.sum(sequence * weights, axis=1) / keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, sequence_shape, mask_shape=None):
+        return (sequence_shape[0], sequence_shape[-1])

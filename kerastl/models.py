@@ -16,6 +16,7 @@ from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
 from kerastl.heads import TASKS, task_of
 from kerastl.zoo import BackboneSpec, get
+from kerastl.zoo.pyramid import pyramid_model
 
 
 def _check_input_shape(spec: BackboneSpec, input_shape) -> tuple[int, int, int]:
@@ -44,6 +45,7 @@ def _check_num_classes(num_classes, task: str) -> int:
     return num_classes
 
 
+TASK_NAMES = (*TASKS, "detection", "text_classification")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -86,6 +88,11 @@ def build(
     """A zoo backbone plus a new task head, as a plain (compiled) keras.Model.
 
     Input: RGB pixels in [0, 255], float32, (height, width, 3); the backbone's preprocessing is inside.
+    `task`: a key of kerastl.heads.TASKS — classification, multi_label, regression, embedding
+    (`num_classes` = its size), segmentation (a U-Net over the backbone's feature pyramid), detection
+    (KerasHub RetinaNet over the pyramid; see kerastl.heads.detection for the box format) or
+    text_classification (`name` a KerasHub text preset, a preset directory or "minilm"; raw strings in;
+    `freeze` True or False).
     `freeze`: True = feature extraction (whole backbone frozen), False = all blocks trainable, a block
     name or count = frozen up to that block, "lora" = frozen KerasHub transformer + rank-`lora_rank`
     LoRA adapters. BatchNorm stays in inference mode unless `train_bn`. `precision`: "float32",
@@ -93,45 +100,67 @@ def build(
     `strategy`: a name from kerastl.distribute.STRATEGIES or a tf.distribute.Strategy; the model,
     optimizer and metrics are created in its scope (then `model.fit` distributes).
     """
-    if task not in TASKS:
-        raise InvalidArgumentError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
-    num_classes = _check_num_classes(num_classes, task)
+    if task not in TASK_NAMES:
+        raise InvalidArgumentError(f"unknown task {task!r}; choose one of {TASK_NAMES}")
+    num_classes = _check_num_classes(num_classes, task if task in TASKS else "classification")
     if not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise InvalidArgumentError(f"dropout must be in [0, 1), got {dropout!r}")
     if learning_rate is not None and not (isinstance(learning_rate, (int, float)) and learning_rate > 0):
         raise InvalidArgumentError(f"learning_rate must be a positive number, got {learning_rate!r}")
 
     with get_strategy(strategy).scope(), dtype_policy(precision):
-        spec, backbone, weights_file = create_backbone(name, weights=weights, input_shape=input_shape)
-        inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
-        outputs = TASKS[task].head(backbone(inputs), num_classes=num_classes, dropout=dropout)
-        model = keras.Model(inputs, outputs, name=f"{backbone.name}_{task}")
-        if weights_file is not None:
-            weights_lib.load_file(model, backbone, weights_file)
+        if task == "text_classification":
+            from kerastl.heads.text import text_classifier
 
-        if freeze is True:
-            freeze_blocks(model, train_bn=train_bn)
-        elif freeze is False:
-            unfreeze(model, "all", train_bn=train_bn)
-        elif freeze == "lora":
-            lora(model, lora_rank)
+            model = text_classifier(name, num_classes, weights=weights, freeze=freeze, dropout=dropout)
         else:
-            freeze_blocks(model, upto=freeze, train_bn=train_bn)
+            model = _image_model(name, num_classes, task, weights, input_shape, dropout)
+            _set_frozen(model, freeze, train_bn, lora_rank)
         if compile:
-            default_lr = 1e-3 if freeze is True or freeze == "lora" else 1e-4  # new weights only: higher LR
-            compile_task(model, learning_rate or default_lr)
+            default_lr = 1e-3 if freeze is True or freeze == "lora" else 3e-5 if task == "text_classification" else 1e-4
+            compile_task(model, learning_rate or default_lr)  # new weights only: a higher LR
     return model
+
+
+def _image_model(name: str, num_classes: int, task: str, weights, input_shape, dropout: float) -> keras.Model:
+    spec, backbone, weights_file = create_backbone(name, weights=weights, input_shape=input_shape)
+    if task == "detection":
+        from kerastl.heads.detection import pyramid_encoder, retinanet
+
+        if weights_file is not None:
+            weights_lib.load_file(backbone, backbone, weights_file)
+        return retinanet(pyramid_encoder(spec, backbone), num_classes)
+    inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
+    features = (pyramid_model(spec, backbone) if TASKS[task].pyramid else backbone)(inputs)
+    outputs = TASKS[task].head(features, inputs=inputs, num_classes=num_classes, dropout=dropout)
+    model = keras.Model(inputs, outputs, name=f"{backbone.name}_{task}")
+    if weights_file is not None:
+        weights_lib.load_file(model, backbone, weights_file)
+    return model
+
+
+def _set_frozen(model: keras.Model, freeze, train_bn: bool, lora_rank: int) -> None:
+    if freeze is True:
+        freeze_blocks(model, train_bn=train_bn)
+    elif freeze is False:
+        unfreeze(model, "all", train_bn=train_bn)
+    elif freeze == "lora":
+        lora(model, lora_rank)
+    else:
+        freeze_blocks(model, upto=freeze, train_bn=train_bn)
 
 
 def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimizer) -> keras.Model:
     """Compile with the loss and metrics of the model's task; a float means Adam(lr).
 
-    Classification labels are class indices; multi_label targets are 0/1 vectors; regression targets
-    are float vectors.
+    Targets per task: kerastl.heads.TASKS[task].targets (class indices, 0/1 vectors, masks, …).
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         optimizer = keras.optimizers.Adam(optimizer)
+    if "cls_logits" in model.output_names:  # a KerasHub RetinaNet: its own focal + Huber losses
+        model.compile(optimizer=optimizer)
+        return model
     task = TASKS[task_of(model)]
     with model.distribute_strategy.scope():  # the strategy the model was built under
-        model.compile(optimizer=optimizer, loss=task.loss, metrics=task.metrics())
+        model.compile(optimizer=optimizer, loss=task.loss(), metrics=task.metrics(model.outputs[0].shape[-1]))
     return model

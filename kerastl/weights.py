@@ -43,13 +43,14 @@ def resolve(spec: BackboneSpec, weights) -> tuple[BackboneSpec, str | None, Path
 
 
 def construct(spec: BackboneSpec, input_shape: tuple, named: str | None) -> keras.Model:
-    """Run the spec's constructor; a failed download becomes a WeightsUnavailableError."""
+    """Run the spec's constructor; a failed download (weights, or a KerasHub preset's config even with
+    weights=None) becomes a WeightsUnavailableError."""
     try:
         return spec.constructor(input_shape, named)
     except Exception as error:  # keras raises a bare Exception for a failed download
-        if named is None or not _is_download_failure(error):
+        if (named is None and spec.source != "keras_hub") or not _is_download_failure(error):
             raise
-        raise WeightsUnavailableError(offline_message(spec, named, error)) from None
+        raise WeightsUnavailableError(offline_message(spec, named or "config", error)) from None
 
 
 def load_file(model: keras.Model, backbone: keras.Model, path: Path) -> None:

@@ -88,18 +88,18 @@ def test_mismatched_weights_file_is_a_clear_error(tmp_path):
 OFFLINE = """
 import os, kerastl
 try:
-    kerastl.build({name!r}, num_classes=3, input_shape=(96, 96, 3))
+    kerastl.build({name!r}, num_classes=3, input_shape=(96, 96, 3), weights={weights!r})
 except kerastl.WeightsUnavailableError as e:
     print("CAUSE", e.__cause__, e.__suppress_context__)
     print(e)
 """
 
 
-def _offline(name, tmp_path):
+def _offline(name, tmp_path, weights="imagenet"):
     # A proxy on a closed loopback port makes every download fail at once, network or not.
     env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
            "KERAS_HOME": str(tmp_path), "KAGGLEHUB_CACHE": str(tmp_path), "HF_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", OFFLINE.format(name=name)], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", OFFLINE.format(name=name, weights=weights)], env=env, capture_output=True,
                          text=True, timeout=300)
     assert "Traceback" not in out.stdout, out.stdout
     return out.stdout
@@ -113,9 +113,11 @@ def test_offline_imagenet_download_is_a_clear_error(tmp_path):
     assert f"{tmp_path}/models/mobilenet_v2" in out and "weights='/path/to/" in out
 
 
-def test_offline_keras_hub_preset_is_a_clear_error(tmp_path):
-    out = _offline("resnet_18_imagenet", tmp_path)
+@pytest.mark.parametrize("weights", ["imagenet", None])
+def test_offline_keras_hub_preset_is_a_clear_error(tmp_path, weights):
+    out = _offline("resnet_18_imagenet", tmp_path, weights)  # weights=None still needs the preset's config
     assert "CAUSE None True" in out
+    assert f"could not download the {weights or 'config'!r} weights of backbone 'resnet_18_imagenet'" in out
     assert "save_to_preset('DIR')" in out and "kerastl.build('DIR')" in out
 
 

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+import kerastl
 from kerastl import cli, demo
 from kerastl.data import image_folder
 from kerastl.zoo import list_backbones
@@ -120,3 +121,11 @@ def test_cli_train_predict_evaluate_with_a_toml_recipe(tmp_path, capsys):
     assert cli.main(["predict", str(recipe), "--model", str(out / "model.keras")]) == 2  # not an image
     recipe.write_text("epochs = 3\n")
     assert cli.main(["train", "--data", str(demo.DATA), "--out", str(tmp_path / "r2"), "--recipe", str(recipe)]) == 2
+
+
+def test_cli_benchmark_reports_latency_per_batch_size(tmp_path, capsys):
+    model = kerastl.build("mobilenet_v2", num_classes=3, weights=None, input_shape=(32, 32, 3))
+    model.save(tmp_path / "m.keras")
+    assert cli.main(["benchmark", str(tmp_path / "m.keras"), "--batch-sizes", "1", "4", "--repeats", "3"]) == 0
+    rows = json.loads(capsys.readouterr().out)["keras_predict_on_batch"]
+    assert set(rows) == {"1", "4"} and all(r["p50_ms"] > 0 and r["images_per_second"] > 0 for r in rows.values())

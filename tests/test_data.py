@@ -67,3 +67,35 @@ def test_validation_split_is_seeded_and_disjoint(tmp_path):
     assert (count(first.train), count(first.val)) == (5, 2)
     val = lambda d: np.concatenate([x.numpy() for x, _ in d.val])  # noqa: E731
     np.testing.assert_array_equal(val(first), val(again))
+
+
+def test_tfds_offline_names_the_data_dir_to_fill(tmp_path):
+    from kerastl.data import tfds_images
+
+    with pytest.raises(kerastl.DataUnavailableError, match=r"tfds build mnist --data_dir DIR.*data_dir='DIR'"):
+        tfds_images("mnist", data_dir=str(tmp_path), download=False)
+    with pytest.raises(kerastl.InvalidArgumentError, match="unknown TFDS data set"):
+        tfds_images("no_such_dataset_xyz", data_dir=str(tmp_path), download=False)
+
+
+def test_text_lines_keep_quotes_and_count_malformed_lines(tmp_path):
+    from kerastl.data import text_lines
+
+    path = tmp_path / "s.txt"
+    path.write_text('He said "great"\t1\nno label here\nawful, just awful.\t0\nbad label\tx\n\n')
+    with pytest.warns(UserWarning, match="skipped 2 malformed line"):
+        texts, labels = text_lines(path)
+    assert texts == ['He said "great"', "awful, just awful."] and labels.tolist() == [1, 0]
+    with pytest.raises(kerastl.InvalidArgumentError, match="does not exist"):
+        text_lines(tmp_path / "missing.txt")
+
+
+def test_real_sentiment_files_load_whole(tmp_path):
+    from kerastl.data import text_lines
+    from tests.conftest import SHARED
+
+    files = sorted((SHARED / "data" / "text" / "sentiment_sentences").glob("*_labelled.txt"))
+    if not files:
+        pytest.skip("../shared/data/text is missing")
+    texts, labels = text_lines(*files)
+    assert len(texts) == 3000 and np.bincount(labels).tolist() == [1500, 1500]

@@ -1,10 +1,10 @@
-"""`export`: a Keras classifier -> SavedModel (TF Serving), TFLite and ONNX, each verified in a fresh process.
+"""`export`: a kerastl model -> SavedModel (TF Serving), TFLite and ONNX, each verified in a fresh process.
 
 Layout of one export (`<out>/<name>/<version>/`, the directory TF Serving loads; it ignores the rest):
     saved_model.pb, variables/, assets.extra/tf_serving_warmup_requests   SavedModel, 3 signatures
     tflite/<name>_{fp32,fp16,dynamic,int8}.tflite                          TFLite
     onnx/<name>.onnx                                                       ONNX (opset 17)
-    labels.txt, export_report.json                                         class names, parity report
+    labels.txt (classification/segmentation), export_report.json         class names, parity report
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ import keras
 import numpy as np
 
 from kerastl.errors import ExportVerificationError, InvalidArgumentError
-from kerastl.heads import task_of
+from kerastl.heads import TASKS, task_of
+from kerastl.export import hub_tasks
 from kerastl.export.onnx_format import write_onnx
 from kerastl.export.saved_model import write_saved_model
 from kerastl.export.tflite import MODES, write_tflite
@@ -45,7 +46,7 @@ def export(
     name: str = "model",
     version: int = 1,
     labels: list[str] | None = None,
-    quantize: tuple[str, ...] = MODES,
+    quantize: tuple[str, ...] | None = None,
     representative_data=None,
     verify_data=None,
     uint8_input: bool = False,
@@ -57,25 +58,29 @@ def export(
     `representative_data`: real training images (array or dataset of (images, labels)) that calibrate
     int8 (first 100); `verify_data`: real images the artefacts are compared on (first 256; default:
     the representative ones).
+    `quantize`: TFLite modes; default all four for argmax tasks (classification, segmentation), which
+    are checked on argmax agreement, and ("fp32", "fp16") for tasks with continuous outputs.
     `thresholds` overrides entries of THRESHOLDS, e.g. {"tflite_int8": ("top1_agreement", 0.98)}.
     Raises ExportVerificationError (and writes nothing) when an artefact misses its threshold; with
     `strict=False` everything is written, the report marks the misses (`"passed": false`) and a
     warning names them.
     """
-    if task_of(model) != "classification":
-        raise InvalidArgumentError(f"export supports classification models today; {model.name!r} is a "
-                                   f"{task_of(model)} model (save it with model.save or model.export)")
-    formats, quantize = tuple(formats), tuple(quantize)
+    if hub_tasks.kind(model):
+        return hub_tasks.export_saved_model(model, out_dir, formats, name=_checked_name(name, version),
+                                            version=version, verify_data=verify_data, strict=strict)
+    task = TASKS[task_of(model)]
+    continuous = ("fp32", "fp16")
+    formats, quantize = tuple(formats), tuple(quantize or (MODES if task.argmax else continuous))
     _check(formats, FORMATS, "formats")
-    _check(quantize, MODES, "quantize")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(name)):
-        raise InvalidArgumentError(f"name must be letters, digits, '_', '.', '-', got {name!r}")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidArgumentError(f"version must be a positive int (TF Serving's version folder), got {version!r}")
+    _check(quantize, MODES if task.argmax else continuous, "quantize")
+    _checked_name(name, version)
     num_classes = model.outputs[0].shape[-1]
-    labels = [str(i) for i in range(num_classes)] if labels is None else [str(label) for label in labels]
-    if len(labels) != num_classes:
-        raise InvalidArgumentError(f"{len(labels)} labels for a model with {num_classes} outputs")
+    if task.argmax:
+        labels = [str(i) for i in range(num_classes)] if labels is None else [str(label) for label in labels]
+        if len(labels) != num_classes:
+            raise InvalidArgumentError(f"{len(labels)} labels for a model with {num_classes} outputs")
+    elif labels is not None:
+        raise InvalidArgumentError(f"labels name classes; a {task_of(model)} model has none (drop labels=)")
     calibration = _images(representative_data, model, limit=100) if representative_data is not None else None
     if "tflite" in formats and "int8" in quantize and calibration is None:
         raise InvalidArgumentError("int8 needs representative_data: ~100 real training images (or drop 'int8')")
@@ -90,7 +95,7 @@ def export(
     with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
         artefacts = {}
         if "saved_model" in formats:
-            write_saved_model(model, tmp, labels, name, images)
+            write_saved_model(model, task, tmp, labels, name, images)
             artefacts["saved_model"] = "."
         if "tflite" in formats:
             (tmp / "tflite").mkdir()
@@ -98,10 +103,11 @@ def export(
                 artefacts[f"tflite_{mode}"] = str(path.relative_to(tmp))
         if "onnx" in formats:
             (tmp / "onnx").mkdir()
-            write_onnx(model, tmp / "onnx" / f"{name}.onnx")
+            write_onnx(model, tmp / "onnx" / f"{name}.onnx", task.key)
             artefacts["onnx"] = f"onnx/{name}.onnx"
-        (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
-        report = {"name": name, "version": version, "images": len(images),
+        if labels is not None:
+            (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
+        report = {"name": name, "version": version, "task": task_of(model), "images": len(images),
                   "artefacts": verify(model, tmp, artefacts, images, bounds)}
         (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
         failed = [a for a, row in report["artefacts"].items() if not row["passed"]]
@@ -116,27 +122,42 @@ def export(
 def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np.ndarray,
            thresholds: dict[str, tuple[str, float]] = THRESHOLDS) -> dict[str, dict]:
     """Run every artefact in a fresh Python process on `images`; compare with `model.predict`."""
+    task = TASKS[task_of(model)]
     reference = model.predict(images, batch_size=32, verbose=0)
-    with tempfile.TemporaryDirectory() as scratch:
-        np.save(Path(scratch) / "images.npy", images)
-        out = Path(scratch) / "out.json"
-        command = [sys.executable, "-m", "kerastl.export.verify", str(root), str(Path(scratch) / "images.npy"),
-                   str(out), *(f"{a}={p}" for a, p in artefacts.items())]
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise ExportVerificationError(f"the exported artefacts did not load in a fresh process:\n{done.stderr[-3000:]}")
-        measured = json.loads(out.read_text())
+    measured = run_fresh(root, artefacts, images, task.key)
     rows = {}
     for artefact, relpath in artefacts.items():
-        got = np.asarray(measured[artefact].pop("probabilities"))
-        row = {"path": relpath, "size_bytes": _size(root / relpath),
-               "max_abs_diff": float(np.abs(got - reference).max()),
-               "top1_agreement": float((got.argmax(1) == reference.argmax(1)).mean()), **measured[artefact]}
+        got = np.asarray(measured[artefact].pop("outputs"))
+        row = {"path": relpath, "size_bytes": _size(root / relpath), "max_abs_diff": float(np.abs(got - reference).max()),
+               "top1_agreement": float((got.argmax(-1) == reference.argmax(-1)).mean()) if task.argmax else None,
+               **measured[artefact]}
         measure, bound = thresholds[artefact]
         signatures_ok = all(d <= 1e-4 for d in row.get("signatures_max_abs_diff", {}).values())
         ok = row[measure] <= bound if measure == "max_abs_diff" else row[measure] >= bound
         rows[artefact] = {**row, "threshold": {measure: bound}, "passed": bool(ok and signatures_ok)}
     return rows
+
+
+def _checked_name(name: str, version: int) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(name)):
+        raise InvalidArgumentError(f"name must be letters, digits, '_', '.', '-', got {name!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidArgumentError(f"version must be a positive int (TF Serving's version folder), got {version!r}")
+    return name
+
+
+def run_fresh(root: Path, artefacts: dict[str, str], inputs: np.ndarray, key: str) -> dict:
+    """`python -m kerastl.export.fresh_process` on `inputs`: each artefact's outputs and latencies,
+    measured in a process that never saw the Keras model."""
+    with tempfile.TemporaryDirectory() as scratch:
+        np.save(Path(scratch) / "inputs.npy", inputs)
+        out = Path(scratch) / "out.json"
+        command = [sys.executable, "-m", "kerastl.export.fresh_process", str(root), str(Path(scratch) / "inputs.npy"),
+                   str(out), key, *(f"{a}={p}" for a, p in artefacts.items())]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ExportVerificationError(f"the exported artefacts did not load in a fresh process:\n{done.stderr[-3000:]}")
+        return json.loads(out.read_text())
 
 
 def table(report: dict) -> str:
@@ -146,7 +167,7 @@ def table(report: dict) -> str:
     for artefact, row in report["artefacts"].items():
         (measure, bound), = row["threshold"].items()
         lines.append(f"| {artefact} | {row['size_bytes'] / 1e6:.2f} | {row['max_abs_diff']:.2e} | "
-                     f"{row['top1_agreement']:.3f} | {row['p50_ms_b1']:.2f} | {row['p50_ms_b32']:.1f} | "
+                     f"{'–' if row['top1_agreement'] is None else format(row['top1_agreement'], '.3f')} | {row['p50_ms_b1']:.2f} | {row['p50_ms_b32']:.1f} | "
                      f"{measure} {'≤' if measure == 'max_abs_diff' else '≥'} {bound:g} | {'yes' if row['passed'] else 'NO'} |")
     return "\n".join(lines)
 

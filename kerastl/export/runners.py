@@ -1,4 +1,5 @@
-"""Load an exported artefact with its own runtime -> a function from float32 pixels to probabilities."""
+"""Load an exported artefact with its own runtime -> a function from float32 pixels to the model output
+(named `key` in SavedModel signatures and ONNX: "probabilities", "values" or "embedding")."""
 from __future__ import annotations
 
 import os
@@ -10,15 +11,22 @@ import numpy as np
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def saved_model(path: Path, signature: str = "serving_default") -> Runner:
+def saved_model(path: Path, key: str, signature: str = "serving_default") -> Runner:
+    """`key` "SIGNATURE:OUTPUT" picks another signature (the detector's `raw`)."""
     import tensorflow as tf
 
+    if ":" in key:
+        signature, key = key.split(":")
+    try:
+        import tensorflow_text  # noqa: F401  (registers the tokenizer ops of text models)
+    except ImportError:
+        pass
     function = tf.saved_model.load(str(path)).signatures[signature]
     name = next(iter(function.structured_input_signature[1]))
-    return lambda x: function(**{name: tf.constant(x)})["probabilities"].numpy()
+    return lambda x: function(**{name: tf.constant(x)})[key].numpy()
 
 
-def tflite(path: Path) -> Runner:
+def tflite(path: Path, key: str = "") -> Runner:
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())  # as onnxruntime does
@@ -38,17 +46,17 @@ def tflite(path: Path) -> Runner:
     return run
 
 
-def onnx(path: Path) -> Runner:
+def onnx(path: Path, key: str) -> Runner:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inputs = session.get_inputs()
     if len(inputs) != 1:  # the Normalization-constants-as-inputs trap
         raise ValueError(f"{path} has {len(inputs)} inputs {[i.name for i in inputs]}; expected one image input")
-    return lambda x: session.run(["probabilities"], {inputs[0].name: x.astype("float32")})[0]
+    return lambda x: session.run([key], {inputs[0].name: x.astype("float32")})[0]
 
 
-def load(artefact: str, path: Path) -> Runner:
+def load(artefact: str, path: Path, key: str) -> Runner:
     """`artefact`: "saved_model", "onnx" or "tflite_<mode>"."""
     kind = "tflite" if artefact.startswith("tflite") else artefact
-    return {"saved_model": saved_model, "tflite": tflite, "onnx": onnx}[kind](path)
+    return {"saved_model": saved_model, "tflite": tflite, "onnx": onnx}[kind](path, key)

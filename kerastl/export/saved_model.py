@@ -3,7 +3,8 @@
 - serving_default: `image` float32 (batch, H, W, 3), RGB pixels in [0, 255]
 - serving_uint8:   `image` uint8 (batch, H, W, 3)
 - serving_bytes:   `image_bytes` string (batch,), encoded JPEG/PNG/GIF/BMP, decoded and resized inside
-Each returns `probabilities` (batch, classes), `class_id` int32 (batch,) and `label` string (batch,).
+Each returns the model output under the task's key (`probabilities`, `values`, `embedding`); argmax
+tasks add `class_id` int32 (per image, or per pixel for segmentation), classification adds `label`.
 """
 from __future__ import annotations
 
@@ -13,39 +14,44 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerastl.heads import Task
+
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 SIGNATURES = ("serving_default", "serving_uint8", "serving_bytes")
 
 
-def _signatures(model: keras.Model, labels: list[str]) -> dict:
+def _signatures(model: keras.Model, task: Task, labels: list[str] | None) -> dict:
     height, width = model.inputs[0].shape[1:3]
-    label_table = tf.constant(labels)
 
-    def classify(pixels):
+    def predict(pixels):
         # A clear INVALID_ARGUMENT for a wrong image size (runtimes do not check placeholder shapes).
         pixels = tf.ensure_shape(pixels, [None, height, width, 3])
-        probabilities = tf.cast(model(pixels, training=False), tf.float32)
-        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        return {"probabilities": probabilities, "class_id": class_id, "label": tf.gather(label_table, class_id)}
+        outputs = {task.key: tf.cast(model(pixels, training=False), tf.float32)}
+        if task.argmax:
+            outputs["class_id"] = tf.argmax(outputs[task.key], axis=-1, output_type=tf.int32)
+        if task.argmax and labels is not None and len(outputs["class_id"].shape) == 1:
+            outputs["label"] = tf.gather(tf.constant(labels), outputs["class_id"])
+        return outputs
 
     def decode(encoded):
         image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
         return tf.image.resize(image, (height, width))  # bilinear, as keras.utils.image_dataset_from_directory
 
     return {
-        "serving_default": (classify, tf.TensorSpec([None, height, width, 3], tf.float32, name="image")),
-        "serving_uint8": (lambda image: classify(tf.cast(image, tf.float32)),
+        "serving_default": (predict, tf.TensorSpec([None, height, width, 3], tf.float32, name="image")),
+        "serving_uint8": (lambda image: predict(tf.cast(image, tf.float32)),
                           tf.TensorSpec([None, height, width, 3], tf.uint8, name="image")),
-        "serving_bytes": (lambda image_bytes: classify(tf.map_fn(decode, image_bytes, fn_output_signature=tf.float32)),
+        "serving_bytes": (lambda image_bytes: predict(tf.map_fn(decode, image_bytes, fn_output_signature=tf.float32)),
                           tf.TensorSpec([None], tf.string, name="image_bytes")),
     }
 
 
-def write_saved_model(model: keras.Model, path: Path, labels: list[str], name: str, warmup: np.ndarray) -> None:
+def write_saved_model(model: keras.Model, task: Task, path: Path, labels: list[str] | None, name: str,
+                      warmup: np.ndarray) -> None:
     """Write the SavedModel to `path` (a version directory) with warm-up requests for model `name`."""
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for signature, (fn, spec) in _signatures(model, labels).items():
+    for signature, (fn, spec) in _signatures(model, task, labels).items():
         archive.add_endpoint(signature, fn, input_signature=[spec])
     archive.write_out(str(path), verbose=False)
     _write_warmup(path / WARMUP_FILE, name, warmup)

@@ -1,34 +1,60 @@
 """Task heads: a small table of (head function, loss, metrics); the head's output layer names the task."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 import keras
 
 from kerastl.errors import InvalidArgumentError
-from kerastl.heads.classification import classification, dense_head
+from kerastl.heads.pooled import SupervisedContrastiveLoss, dense_head, embedding
+from kerastl.heads.segmentation import segmentation
 
 
 @dataclass(frozen=True)
 class Task:
-    head: Callable  # (features, num_classes=, dropout=) -> output tensor, in float32
-    output: str  # name of the output layer, which is how a built model's task is recognised
-    loss: str
-    metrics: Callable[[], list]  # fresh metric objects for every compile
+    """`head(features, *, inputs, num_classes, dropout)` -> float32 output tensor named `output`.
+
+    `pyramid`: the head reads the backbone's feature pyramid (P1…P5, finest first) instead of its last
+    map. `key`: the name of the output in exported signatures. `argmax`: the prediction is the argmax
+    over the last axis (then exports are checked on it, and a `class_id` output is added).
+    """
+
+    head: Callable
+    output: str
+    loss: Callable[[], str | keras.losses.Loss]
+    metrics: Callable[[int], list]  # num_classes -> fresh metric objects for every compile
     min_outputs: int
+    targets: str  # what `fit` expects as y, for docs and errors
+    pyramid: bool = False
+    key: str = "probabilities"
+    argmax: bool = False
+
+
+def _head(activation: str | None, name: str) -> Callable:
+    return functools.partial(dense_head, activation=activation, name=name)
 
 
 TASKS = {
-    "classification": Task(classification, "predictions", "sparse_categorical_crossentropy", lambda: ["accuracy"], 2),
+    "classification": Task(
+        _head("softmax", "predictions"), "predictions", lambda: "sparse_categorical_crossentropy",
+        lambda n: ["accuracy"], 2, "class indices (batch,)", argmax=True),
     "multi_label": Task(
-        lambda f, **kw: dense_head(f, activation="sigmoid", name="multi_label", **kw), "multi_label",
-        "binary_crossentropy",
-        lambda: [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(multi_label=True, name="auc"),
-                 keras.metrics.Precision(name="precision"), keras.metrics.Recall(name="recall")], 1),
+        _head("sigmoid", "multi_label"), "multi_label", lambda: "binary_crossentropy",
+        lambda n: [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(multi_label=True, name="auc"),
+                   keras.metrics.Precision(name="precision"), keras.metrics.Recall(name="recall")],
+        1, "0/1 vectors (batch, labels)"),
     "regression": Task(
-        lambda f, **kw: dense_head(f, activation=None, name="regression", **kw), "regression", "mse",
-        lambda: ["mae"], 1),
+        _head(None, "regression"), "regression", lambda: "mse", lambda n: ["mae"], 1,
+        "float vectors (batch, outputs)", key="values"),
+    "embedding": Task(
+        embedding, "embedding", SupervisedContrastiveLoss, lambda n: [], 2,
+        "class indices (batch,); batches should hold several images per class", key="embedding"),
+    "segmentation": Task(
+        segmentation, "segmentation", lambda: "sparse_categorical_crossentropy",
+        lambda n: ["accuracy", keras.metrics.MeanIoU(n, sparse_y_pred=False, name="mean_iou")], 2,
+        "class-index masks (batch, height, width)", pyramid=True, argmax=True),
 }
 
 
@@ -41,4 +67,4 @@ def task_of(model: keras.Model) -> str:
     raise InvalidArgumentError(f"model {model.name!r} has no kerastl task head (output layer {output!r})")
 
 
-__all__ = ["TASKS", "Task", "classification", "task_of"]
+__all__ = ["TASKS", "SupervisedContrastiveLoss", "Task", "segmentation", "task_of"]

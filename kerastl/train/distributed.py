@@ -12,7 +12,8 @@ def fit_distributed(model: keras.Model, dataset: tf.data.Dataset, *, epochs: int
     """Train `model` (built with `strategy=`, compiled) on `dataset` (batched by `global_batch_size`,
     the same on every worker: the strategy shards it). Returns the mean loss of each epoch."""
     strategy = model.distribute_strategy
-    per_example = keras.losses.get(TASKS[task_of(model)].loss)
+    loss = TASKS[task_of(model)].loss()
+    per_example = loss.call if isinstance(loss, keras.losses.Loss) else keras.losses.get(loss)
     optimizer = model.optimizer
     with strategy.scope():
         optimizer.build(model.trainable_variables)

@@ -9,15 +9,23 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerastl.freeze import find_backbone
 from kerastl.heads import TASKS, task_of
 
 FEATURE_LAYER = "avg_pool"
 
 
-def split_at_features(model: keras.Model, layer: str = FEATURE_LAYER) -> tuple[keras.Model, keras.Model]:
-    """-> (extractor: pixels -> features, head: features -> outputs), sharing the model's layers."""
-    features = model.get_layer(layer).output
-    return keras.Model(model.inputs, features), keras.Model(features, model.outputs)
+def split_at_features(model: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """-> (extractor: pixels -> features, head: features -> outputs), sharing the model's layers.
+
+    Features are the pooled vector (`avg_pool`) when the head pools, else the backbone's outputs (the
+    feature pyramid of a segmentation model)."""
+    if FEATURE_LAYER in {layer.name for layer in model.layers}:
+        features = model.get_layer(FEATURE_LAYER).output
+    else:
+        _, backbone = find_backbone(model)
+        features = backbone._inbound_nodes[0].output_tensors  # its call inside `model` (no public form)
+    return keras.Model(model.input, features), keras.Model(features, model.outputs)
 
 
 def feature_fn(extractor: keras.Model, dataset: tf.data.Dataset):
@@ -34,9 +42,9 @@ def extract(run, dataset: tf.data.Dataset, copies: int = 1) -> tuple[np.ndarray,
     xs, ys = [], []
     for _ in range(copies):
         for images, labels in dataset:
-            xs.append(run(images).numpy())
+            xs.append(tf.nest.map_structure(lambda t: t.numpy(), run(images)))
             ys.append(labels.numpy())
-    return np.concatenate(xs), np.concatenate(ys)
+    return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *xs), np.concatenate(ys)
 
 
 def fit_head(
@@ -56,5 +64,6 @@ def fit_head(
     x, y = extract(run, train, copies)
     validation = extract(run, val) if val is not None else None
     task = TASKS[task_of(model)]
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss, metrics=task.metrics())
+    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss(),
+                 metrics=task.metrics(head.outputs[0].shape[-1]))
     return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose)

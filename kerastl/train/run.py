@@ -16,7 +16,7 @@ from pathlib import Path
 
 import keras
 
-from kerastl.data import image_folder
+from kerastl.data import image_folder, tfds_images
 from kerastl.export import export as export_model
 from kerastl.export import table
 from kerastl.io import atomic_dir
@@ -40,17 +40,25 @@ def train_run(
     image_size: int | None = None,
     precision: str = "float32",
     patience: int | None = None,
+    tfds_dir: str | None = None,
     export: bool = True,
     name: str = "model",
     seed: int = 0,
     overwrite: bool = False,
 ) -> dict:
-    """Train `backbone` on `data` (<class>/<image> or train/ + val/) with `recipe`; write the run directory."""
+    """Train `backbone` on `data` with `recipe`; write the run directory.
+
+    `data`: a folder (<class>/<image>, or train/ + val/), or "tfds:<name>" (TFDS train/test splits,
+    prepared in `tfds_dir`).
+    """
     keras.utils.set_random_seed(seed)
     started = time.perf_counter()
     spec = get(backbone)
     size = image_size or spec.input_size
-    images = image_folder(data, image_size=(size, size), seed=seed)
+    if str(data).startswith("tfds:"):
+        images = tfds_images(str(data)[5:], data_dir=tfds_dir, image_size=(size, size), seed=seed)
+    else:
+        images = image_folder(data, image_size=(size, size), seed=seed)
     model = build(backbone, num_classes=len(images.class_names), input_shape=(size, size, 3), precision=precision)
     n_train = sum(int(y.shape[0]) for _, y in images.train)
     n_val = sum(int(y.shape[0]) for _, y in images.val) if images.val is not None else 0

@@ -11,6 +11,7 @@ import numpy as np  # noqa: E402
 
 import kerastl  # noqa: E402
 
+keras.utils.set_random_seed(0)
 x = np.random.default_rng(0).uniform(0, 255, (32, 32, 32, 3)).astype("float32")
 y = np.arange(32) % 3
 result, initial = {}, None

@@ -1,6 +1,6 @@
 """Run exported artefacts in this (fresh) process: predictions on real images and p50 latencies.
 
-    python -m kerastl.export.verify EXPORT_DIR IMAGES.npy OUT.json ARTEFACT=RELPATH ...
+    python -m kerastl.export.fresh_process EXPORT_DIR INPUTS.npy OUT.json KEY ARTEFACT=RELPATH ...
 """
 from __future__ import annotations
 
@@ -29,32 +29,31 @@ def predict(run, images: np.ndarray, batch: int = 32) -> np.ndarray:
     return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
 
 
-def _signatures(path: Path, images: np.ndarray) -> dict[str, float]:
+def _signatures(path: Path, images: np.ndarray, key: str) -> dict[str, float]:
     """Max |Δ| of serving_uint8 (integer pixels) and serving_bytes (PNG, same size) vs serving_default."""
     import tensorflow as tf
 
     pixels = np.clip(np.round(images), 0, 255).astype("uint8")
-    default = runners.saved_model(path)(pixels.astype("float32"))
-    as_uint8 = runners.saved_model(path, "serving_uint8")(pixels)
+    default = runners.saved_model(path, key)(pixels.astype("float32"))
+    as_uint8 = runners.saved_model(path, key, "serving_uint8")(pixels)
     function = tf.saved_model.load(str(path)).signatures["serving_bytes"]
     encoded = tf.constant([tf.io.encode_png(p).numpy() for p in pixels])
-    as_bytes = function(image_bytes=encoded)["probabilities"].numpy()
+    as_bytes = function(image_bytes=encoded)[key].numpy()
     return {"serving_uint8": float(np.abs(as_uint8 - default).max()),
             "serving_bytes": float(np.abs(as_bytes - default).max())}
 
 
 def main(argv: list[str]) -> None:
-    root, images, out = Path(argv[0]), np.load(argv[1]), Path(argv[2])
+    root, images, out, key = Path(argv[0]), np.load(argv[1]), Path(argv[2]), argv[3]
     batch32 = np.resize(images, (32, *images.shape[1:]))
     results = {}
-    for item in argv[3:]:
+    for item in argv[4:]:
         artefact, relpath = item.split("=", 1)
-        run = runners.load(artefact, root / relpath)
-        probabilities = predict(run, images)
-        results[artefact] = {"probabilities": probabilities.tolist(),
-                             "p50_ms_b1": p50_ms(run, images[:1], 20), "p50_ms_b32": p50_ms(run, batch32, 5)}
-        if artefact == "saved_model":
-            results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8])
+        run = runners.load(artefact, root / relpath, key)
+        results[artefact] = {"outputs": predict(run, images).tolist(), "p50_ms_b1": p50_ms(run, images[:1], 20),
+                             "p50_ms_b32": p50_ms(run, batch32, 5)}
+        if artefact == "saved_model" and ":" not in key and images.dtype.kind == "f":  # image classifiers
+            results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8], key)
     out.write_text(json.dumps(results))
 
 

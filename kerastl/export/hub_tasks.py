@@ -1,0 +1,90 @@
+"""SavedModel export of the KerasHub-based tasks, verified in a fresh process like the image tasks.
+
+- detection: `serving_default(image: float32 (1, H, W, 3))` -> boxes (1, 100, 4) yxyx pixels, labels,
+  confidence, num_detections (non-max suppression inside; KerasHub's NMS needs a static batch of 1);
+  `raw(image: float32 (batch, H, W, 3))` -> cls_logits, bbox_regression per anchor. Verification
+  compares `raw`'s class probabilities (NMS breaks ties between equal scores differently in graph and eager mode).
+- text classification: `serving_default(text: string (batch,))` -> probabilities, class_id (the
+  tokenizer is inside; loading needs `import tensorflow_text`).
+TFLite and ONNX of these (NMS, tokenizer ops) are not supported: asking for them is an error.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerastl.errors import ExportVerificationError, InvalidArgumentError
+from kerastl.io import atomic_dir
+
+THRESHOLD = ("max_abs_diff", 1e-4)
+
+
+def kind(model: keras.Model) -> str | None:
+    """"detection", "text_classification" or None (an image model with one output tensor)."""
+    if "cls_logits" in model.output_names:
+        return "detection"
+    if isinstance(model.input, dict) and getattr(model, "preprocessor", None) is not None:
+        return "text_classification"
+    return None
+
+
+def _endpoint(model: keras.Model, task: str):
+    if task == "detection":
+        height, width = model.inputs[0].shape[1:3]
+
+        def detect(image):
+            return model.decode_predictions(model(image, training=False), image)
+
+        return detect, tf.TensorSpec([1, height, width, 3], tf.float32, name="image"), "raw:cls_logits"
+
+    def classify(text):
+        probabilities = tf.cast(model(model.preprocessor(text), training=False), tf.float32)
+        return {"probabilities": probabilities, "class_id": tf.argmax(probabilities, -1, output_type=tf.int32)}
+
+    return classify, tf.TensorSpec([None], tf.string, name="text"), "probabilities"
+
+
+def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: tuple[str, ...], *, name: str,
+                       version: int, verify_data, strict: bool) -> dict:
+    """Write `<out_dir>/<name>/<version>/` (SavedModel + export_report.json); `verify_data`: images
+    (detection) or strings (text) to compare the SavedModel with `model.predict` on."""
+    from kerastl.export import run_fresh, table
+
+    task = kind(model)
+    if tuple(formats) != ("saved_model",):
+        raise InvalidArgumentError(f"{task} models export as formats=('saved_model',) only, got {tuple(formats)!r}")
+    if verify_data is None:
+        raise InvalidArgumentError(f"pass verify_data ({'images' if task == 'detection' else 'strings'}) to check the export")
+    inputs = np.asarray(verify_data)[:64]
+    inputs = inputs.astype(str if task == "text_classification" else "float32")
+    function, spec, key = _endpoint(model, task)
+    raw = tf.TensorSpec([None, *spec.shape[1:]], tf.float32, name="image")
+    if task == "detection":
+        reference = np.asarray(model(inputs, training=False)["cls_logits"])
+    else:
+        reference = np.asarray(function(tf.constant(inputs))[key])
+    with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serving_default", function, input_signature=[spec])
+        if task == "detection":
+            archive.add_endpoint("raw", lambda image: model(image, training=False), input_signature=[raw])
+        archive.write_out(str(tmp), verbose=False)
+        measured = run_fresh(tmp, {"saved_model": "."}, inputs, key)["saved_model"]
+        got = np.asarray(measured.pop("outputs"))
+        if task == "detection":  # compare anchor class probabilities: logits are unbounded
+            got, reference = 1 / (1 + np.exp(-got)), 1 / (1 + np.exp(-reference))
+        diff = float(np.abs(got - reference).max())
+        row = {"path": ".", "size_bytes": sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()),
+               "max_abs_diff": diff, "top1_agreement": None, **measured, "threshold": {THRESHOLD[0]: THRESHOLD[1]},
+               "passed": diff <= THRESHOLD[1]}
+        report = {"name": name, "version": version, "task": task, "inputs": len(inputs), "artefacts": {"saved_model": row}}
+        (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
+        if not row["passed"] and strict:
+            raise ExportVerificationError(f"export failed verification; nothing written.\n{table(report)}")
+    return report

@@ -39,5 +39,19 @@ def sign_digits(shots: int, size: int, seed: int = 0):
     return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(32), xh, yh
 
 
+DEMO_MODEL = "efficientnet_lite0 fine-tuned on sign digits (kerastl demo), 224 px"
+
+
+def demo_model(scratch: Path):
+    """Train the demo model (`kerastl.demo.run`, two-phase) in `scratch` -> (model, its image_folder data)."""
+    import keras
+
+    from kerastl import demo
+    from kerastl.data import image_folder
+
+    demo.run(scratch / "demo", export=False)
+    return keras.models.load_model(scratch / "demo" / "model.keras"), image_folder(demo.DATA, image_size=(224, 224))
+
+
 def accuracy(model, x, y) -> float:
     return float((model.predict(x, batch_size=64, verbose=0).argmax(1) == y).mean())

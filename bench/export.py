@@ -10,24 +10,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-import keras
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import DEMO_MODEL, demo_model, write_result  # noqa: E402
 
 import kerastl  # noqa: E402
-from kerastl import demo  # noqa: E402
-from kerastl.data import image_folder  # noqa: E402
 from kerastl.export import table  # noqa: E402
 from kerastl.export.fresh_process import p50_ms  # noqa: E402
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
-        demo.run(Path(scratch) / "demo", export=False)
-        model = keras.models.load_model(Path(scratch) / "demo" / "model.keras")
-        images = image_folder(demo.DATA, image_size=(224, 224))
+        model, images = demo_model(Path(scratch))
         report = kerastl.export(model, Path(scratch) / "export", name="sign_digits", labels=images.class_names,
                                 representative_data=images.train, verify_data=images.val, strict=False)
     held_out = np.concatenate([x.numpy() for x, _ in images.val])
@@ -38,7 +33,7 @@ def main() -> None:
     fp32, int8 = rows["tflite_fp32"], rows["tflite_int8"]
     print(table(report))
     write_result("export", {
-        "model": "efficientnet_lite0 fine-tuned on sign digits (kerastl demo), 224 px",
+        "model": DEMO_MODEL,
         "verify_images": report["images"], "keras_predict": keras_row, "artefacts": rows,
         "int8_size_vs_fp32": round(int8["size_bytes"] / fp32["size_bytes"], 3),
         "int8_top1_agreement": int8["top1_agreement"],

@@ -12,76 +12,76 @@ def _load(name: str) -> dict:
     return json.loads((RESULTS / f"{name}.json").read_text())
 
 
+def _markdown(header: list[str], rows) -> str:
+    """A Markdown table: `header` names the columns, each row is a list of already formatted cells."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(map(str, row)) + " |" for row in rows])
+
+
 def feature_cache() -> str:
     r = _load("feature_cache")
-    return "\n".join([
-        "| loop | seconds (mean) | held-out accuracy (mean of seeds) |", "|---|---|---|",
-        f"| plain `model.fit` (backbone recomputed every epoch) | {r['seconds_plain']} | {r['acc_plain']:.3f} |",
-        f"| `kerastl.train.fit_head` (backbone once, head on cached features) | {r['seconds_cached']} | {r['acc_cached']:.3f} |",
-        f"| **speedup** | **{r['speedup']}×** | Δ {100 * (r['acc_cached'] - r['acc_plain']):+.1f} points |",
+    return _markdown(["loop", "seconds (mean)", "held-out accuracy (mean of seeds)"], [
+        ["plain `model.fit` (backbone recomputed every epoch)", r["seconds_plain"], f"{r['acc_plain']:.3f}"],
+        ["`kerastl.train.fit_head` (backbone once, head on cached features)", r["seconds_cached"], f"{r['acc_cached']:.3f}"],
+        ["**speedup**", f"**{r['speedup']}×**", f"Δ {100 * (r['acc_cached'] - r['acc_plain']):+.1f} points"],
     ])
 
 
 def few_shot() -> str:
     rows = _load("few_shot")["rows"]
     shots = sorted({r["shots_per_class"] for r in rows})
-    lines = ["| recipe | weights | " + " | ".join(f"{s} / class" for s in shots) + " | train s (50 / class) |",
-             "|---|---|" + "---|" * (len(shots) + 1)]
+    table = []
     for recipe in ("two_phase", "full"):
         for weights in ("imagenet", "scratch"):
             cells = {r["shots_per_class"]: r for r in rows if r["recipe"] == recipe and r["weights"] == weights}
-            lines.append(f"| {recipe} | {weights} | " + " | ".join(f"{cells[s]['accuracy']:.3f}" for s in shots)
-                         + f" | {cells[shots[-1]]['train_seconds']} |")
-    return "\n".join(lines)
+            table.append([recipe, weights, *(f"{cells[s]['accuracy']:.3f}" for s in shots), cells[shots[-1]]["train_seconds"]])
+    return _markdown(["recipe", "weights", *(f"{s} / class" for s in shots), "train s (50 / class)"], table)
 
 
 def freeze_depth() -> str:
-    r = _load("freeze_depth")
-    lines = ["| frozen up to (inclusive) | trainable params | accuracy (mean) | per seed | train s |", "|---|---|---|---|---|"]
-    for row in r["rows"]:
-        lines.append(f"| {row['frozen_upto']} | {row['trainable_params']:,} | {row['accuracy']:.3f} | "
-                     f"{', '.join(f'{a:.3f}' for a in row['accuracy_per_seed'])} | {row['train_seconds']} |")
-    return "\n".join(lines)
+    return _markdown(["frozen up to (inclusive)", "trainable params", "accuracy (mean)", "per seed", "train s"], [
+        [row["frozen_upto"], f"{row['trainable_params']:,}", f"{row['accuracy']:.3f}",
+         ", ".join(f"{a:.3f}" for a in row["accuracy_per_seed"]), row["train_seconds"]]
+        for row in _load("freeze_depth")["rows"]])
 
 
 def export() -> str:
     r = _load("export")
     k = r["keras_predict"]
-    lines = ["| artefact | size (MB) | p50 batch 1 (ms) | p50 batch 32 (ms) | top-1 agreement | max abs diff (probabilities) | threshold met |",
-             "|---|---|---|---|---|---|---|",
-             f"| Keras `predict` | – | {k['p50_ms_b1']:.1f} | {k['p50_ms_b32']:.1f} | – | – | – |"]
-    for name, row in r["artefacts"].items():
-        lines.append(f"| {name} | {row['size_bytes'] / 1e6:.2f} | {row['p50_ms_b1']:.1f} | {row['p50_ms_b32']:.1f} | "
-                     f"{row['top1_agreement']:.3f} | {row['max_abs_diff']:.1e} | {'yes' if row['passed'] else '**no**'} |")
-    return "\n".join(lines)
+    return _markdown(
+        ["artefact", "size (MB)", "p50 batch 1 (ms)", "p50 batch 32 (ms)", "top-1 agreement", "max abs diff (probabilities)", "threshold met"],
+        [["Keras `predict`", "–", f"{k['p50_ms_b1']:.1f}", f"{k['p50_ms_b32']:.1f}", "–", "–", "–"]]
+        + [[name, f"{row['size_bytes'] / 1e6:.2f}", f"{row['p50_ms_b1']:.1f}", f"{row['p50_ms_b32']:.1f}",
+            f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.1e}", "yes" if row["passed"] else "**no**"]
+           for name, row in r["artefacts"].items()])
+
+
+def quantization() -> str:
+    return _markdown(["TFLite variant", "size vs fp32", "top-1 agreement", "max abs diff (probabilities)"], [
+        [name, f"{row['size_vs_fp32']:.2f}", f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.1e}"]
+        for name, row in _load("quantization")["rows"].items()])
 
 
 def precision() -> str:
-    r = _load("precision")
-    lines = ["| precision | step (ms) | speed vs float32 | held-out accuracy |", "|---|---|---|---|"]
-    for row in r["rows"]:
-        speed = f"{row['speedup_vs_float32']}×" if "speedup_vs_float32" in row else "–"
-        lines.append(f"| {row['precision']} | {row['step_ms'] or '–'} | {speed} | {row['accuracy']:.3f} |")
-    return "\n".join(lines)
+    return _markdown(["precision", "step (ms)", "speed vs float32", "held-out accuracy"], [
+        [row["precision"], row["step_ms"] or "–", f"{row['speedup_vs_float32']}×" if "speedup_vs_float32" in row else "–",
+         f"{row['accuracy']:.3f}"]
+        for row in _load("precision")["rows"]])
 
 
 def domain_adaptation() -> str:
-    r = _load("domain_adaptation")
-    lines = ["| method | weight | source held-out accuracy | target (shifted) accuracy |", "|---|---|---|---|"]
-    for row in r["rows"]:
-        lines.append(f"| {row['method']} | {row.get('weight', '–')} | {row['source_accuracy']:.3f} | {row['target_accuracy']:.3f} |")
-    return "\n".join(lines)
+    return _markdown(["method", "weight", "source held-out accuracy", "target (shifted) accuracy"], [
+        [row["method"], row.get("weight", "–"), f"{row['source_accuracy']:.3f}", f"{row['target_accuracy']:.3f}"]
+        for row in _load("domain_adaptation")["rows"]])
 
 
 def text() -> str:
-    r = _load("text")
-    lines = ["| model | held-out (amazon + yelp) | IMDb (shift) | train (s) |", "|---|---|---|---|"]
-    for row in r["rows"]:
-        lines.append(f"| {row['model']} | {row['held_out']:.3f} | {row['imdb']:.3f} | {row['train_seconds']} |")
-    return "\n".join(lines)
+    return _markdown(["model", "held-out (amazon + yelp)", "IMDb (shift)", "train (s)"], [
+        [row["model"], f"{row['held_out']:.3f}", f"{row['imdb']:.3f}", row["train_seconds"]]
+        for row in _load("text")["rows"]])
 
 
-TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "precision": precision,
+TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text}
 
 if __name__ == "__main__":

@@ -3,10 +3,13 @@
 KerasHub RetinaNet over the frozen EfficientNet-Lite0 feature pyramid; boxes are yxyx pixels.
 Trains on 64 images, prints recall at IoU 0.5 on 32 new ones, and exports a verified SavedModel.
 """
+import tempfile
+
 import numpy as np
 
 import kerastl
 from kerastl.data import shapes, shapes_classes
+from kerastl.export import table
 
 
 def iou(a, b) -> float:
@@ -24,4 +27,4 @@ hits = [any(found["labels"][i][k] == label and iou(box, found["boxes"][i][k]) >=
             for k in range(int(found["num_detections"][i])))
         for i in range(len(test.images)) for box, label in zip(test.boxes[i], test.labels[i]) if label >= 0]
 print(f"recall at IoU 0.5 on new images: {np.mean(hits):.3f}")
-print(kerastl.export(model, "runs/detection", ("saved_model",), verify_data=test.images)["artefacts"]["saved_model"]["passed"])
+print(table(kerastl.export(model, tempfile.mkdtemp(prefix="kerastl-detection-"), ("saved_model",), verify_data=test.images)))

@@ -3,6 +3,8 @@
 EfficientNet-Lite0 (frozen, ImageNet) + a U-Net decoder over its feature pyramid, trained on cached
 pyramid features; prints held-out mean IoU and exports SavedModel + TFLite, verified.
 """
+import tempfile
+
 import keras
 import tensorflow as tf
 
@@ -19,6 +21,6 @@ fit_head(model, tf.data.Dataset.from_tensor_slices((train.images, train.masks)).
 iou = keras.metrics.MeanIoU(1 + len(shapes_classes), sparse_y_pred=False)
 iou.update_state(held_out.masks, model.predict(held_out.images, verbose=0))
 print(f"held-out mean IoU: {float(iou.result()):.3f}")
-report = kerastl.export(model, "runs/segmentation", ("saved_model", "tflite"), quantize=("fp32", "fp16"),
+report = kerastl.export(model, tempfile.mkdtemp(prefix="kerastl-segmentation-"), ("saved_model", "tflite"), quantize=("fp32", "fp16"),
                         labels=["background", *shapes_classes], verify_data=held_out.images)
 print(table(report))

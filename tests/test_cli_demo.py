@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,14 @@ def test_cli_benchmark_reports_latency_per_batch_size(tmp_path, capsys):
     assert cli.main(["benchmark", str(tmp_path / "m.keras"), "--batch-sizes", "1", "4", "--repeats", "3"]) == 0
     rows = json.loads(capsys.readouterr().out)["keras_predict_on_batch"]
     assert set(rows) == {"1", "4"} and all(r["p50_ms"] > 0 and r["images_per_second"] > 0 for r in rows.values())
+
+
+def test_zoo_recipes_are_valid_train_options():
+    from kerastl.zoo import get
+
+    recipes = sorted((Path(__file__).resolve().parent.parent / "zoo").glob("*.toml"))
+    assert len(recipes) >= 2
+    for path in recipes:
+        options = cli._read_recipe(str(path))  # raises on unknown keys
+        assert options["recipe"] in kerastl.train.RECIPES, path
+        assert get(options["backbone"]).name == options["backbone"], path

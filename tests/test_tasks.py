@@ -108,3 +108,20 @@ def test_embedding_head_improves_nearest_neighbour_retrieval(tmp_path):
     assert report["artefacts"]["saved_model"]["passed"] and report["artefacts"]["saved_model"]["top1_agreement"] is None
     served = tf.saved_model.load(str(tmp_path / "model" / "1")).signatures["serving_default"](image=tf.constant(xh[:2]))
     assert set(served) == {"embedding"}
+
+
+@pytest.mark.parametrize("name", ["resnet50", "mobilenetv2", "densenet121", "efficientnetb0", "vgg16", "convnexttiny"])
+def test_segmentation_builds_on_the_main_cnn_families(name):
+    model = kerastl.build(name, num_classes=3, task="segmentation", weights=None, input_shape=(64, 64, 3))
+    assert model.output.shape[1:] == (64, 64, 3)
+    skips = [layer.input[1].shape[1] for layer in model.layers if layer.name.endswith("_concat")]
+    assert skips == [4, 8, 16, 32][:len(skips)] and len(skips) >= 3  # P4 … P1 (ConvNeXt has no P1)
+
+
+@pytest.mark.parametrize("task, key", [("multi_label", "probabilities"), ("regression", "values")])
+def test_continuous_tasks_export_a_verified_saved_model(task, key, tmp_path):
+    model = kerastl.build("efficientnet_lite0", num_classes=3, task=task, input_shape=(32, 32, 3))
+    report = kerastl.export(model, tmp_path, ("saved_model", "onnx"), verify_data=X)
+    assert all(row["passed"] for row in report["artefacts"].values()) and not (tmp_path / "model" / "1" / "labels.txt").exists()
+    served = tf.saved_model.load(str(tmp_path / "model" / "1")).signatures["serving_default"](image=tf.constant(X[:2]))
+    assert set(served) == {key}

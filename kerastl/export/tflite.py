@@ -12,6 +12,22 @@ import tensorflow as tf
 MODES = ("fp32", "fp16", "dynamic", "int8")
 
 
+def converter(saved_model: str, mode: str, representative: np.ndarray | None = None,
+              uint8_input: bool = False) -> tf.lite.TFLiteConverter:
+    """The TFLite converter of the SavedModel directory `saved_model`, set up for `mode` (one of MODES)."""
+    conv = tf.lite.TFLiteConverter.from_saved_model(saved_model)
+    if mode != "fp32":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "fp16":
+        conv.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":
+        conv.representative_dataset = lambda: _samples(representative)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if uint8_input:
+            conv.inference_input_type = tf.uint8
+    return conv
+
+
 def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[str, ...],
                  representative: np.ndarray | None = None, uint8_input: bool = False) -> dict[str, Path]:
     """`directory/<name>_<mode>.tflite` for each mode (probabilities out); `representative` images calibrate int8."""
@@ -19,18 +35,8 @@ def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[st
     with tempfile.TemporaryDirectory() as plain:
         model.export(plain, format="tf_saved_model", verbose=False)  # one graph, converted once per mode
         for mode in modes:
-            converter = tf.lite.TFLiteConverter.from_saved_model(plain)
-            if mode != "fp32":
-                converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            if mode == "fp16":
-                converter.target_spec.supported_types = [tf.float16]
-            elif mode == "int8":
-                converter.representative_dataset = lambda: _samples(representative)
-                converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-                if uint8_input:
-                    converter.inference_input_type = tf.uint8
             written[mode] = directory / f"{name}_{mode}.tflite"
-            written[mode].write_bytes(converter.convert())
+            written[mode].write_bytes(converter(plain, mode, representative, uint8_input).convert())
     return written
 
 

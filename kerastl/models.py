@@ -14,7 +14,7 @@ from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze as freeze_blocks
 from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
-from kerastl.heads import TASKS, task_of
+from kerastl.heads import TASKS, hub_task, task_of
 from kerastl.zoo import BackboneSpec, get
 from kerastl.zoo.pyramid import pyramid_model
 
@@ -157,7 +157,7 @@ def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimiz
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         optimizer = keras.optimizers.Adam(optimizer)
-    if "cls_logits" in model.output_names:  # a KerasHub RetinaNet: its own focal + Huber losses
+    if hub_task(model) == "detection":  # a KerasHub RetinaNet: its own focal + Huber losses
         model.compile(optimizer=optimizer)
         return model
     task = TASKS[task_of(model)]

@@ -66,3 +66,11 @@ def test_detector_exports_a_verified_saved_model(trained, tmp_path):
     assert set(served) == {"boxes", "labels", "confidence", "num_detections"} and served["boxes"].shape == (1, 100, 4)
     with pytest.raises(kerastl.InvalidArgumentError, match=r"export as formats=\('saved_model',\) only"):
         kerastl.export(model, tmp_path / "x", ("saved_model", "tflite"), verify_data=data.images[:8])
+    impossible = {"saved_model": ("max_abs_diff", -1.0)}
+    with pytest.raises(kerastl.ExportVerificationError, match=r"\['saved_model'\]"):
+        kerastl.export(model, tmp_path / "x", ("saved_model",), verify_data=data.images[:2], thresholds=impossible)
+    assert not (tmp_path / "x" / "model" / "1").exists()
+    with pytest.warns(UserWarning, match=r"strict=False although \['saved_model'\]"):
+        report = kerastl.export(model, tmp_path / "x", ("saved_model",), verify_data=data.images[:2],
+                                thresholds=impossible, strict=False)
+    assert report["artefacts"]["saved_model"]["passed"] is False and (tmp_path / "x" / "model" / "1" / "saved_model.pb").is_file()

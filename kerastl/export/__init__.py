@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from kerastl.errors import ExportVerificationError, InvalidArgumentError
-from kerastl.heads import TASKS, task_of
+from kerastl.heads import TASKS, hub_task, task_of
 from kerastl.export import hub_tasks
 from kerastl.export.onnx_format import write_onnx
 from kerastl.export.saved_model import write_saved_model
@@ -65,9 +65,12 @@ def export(
     `strict=False` everything is written, the report marks the misses (`"passed": false`) and a
     warning names them.
     """
-    if hub_tasks.kind(model):
-        return hub_tasks.export_saved_model(model, out_dir, formats, name=_checked_name(name, version),
-                                            version=version, verify_data=verify_data, strict=strict)
+    if set(thresholds or {}) - set(THRESHOLDS):
+        raise InvalidArgumentError(f"thresholds keys must be among {sorted(THRESHOLDS)}, got {sorted(thresholds)}")
+    bounds = {**THRESHOLDS, **(thresholds or {})}
+    if hub_task(model):
+        return hub_tasks.export_saved_model(model, out_dir, formats, name=_checked_name(name, version), version=version,
+                                            verify_data=verify_data, threshold=bounds["saved_model"], strict=strict)
     task = TASKS[task_of(model)]
     continuous = ("fp32", "fp16")
     formats, quantize = tuple(formats), tuple(quantize or (MODES if task.argmax else continuous))
@@ -88,9 +91,6 @@ def export(
     if source is None:
         raise InvalidArgumentError("pass verify_data (real images) so every artefact can be checked against Keras")
     images = _images(source, model, limit=VERIFY_IMAGES)
-    if set(thresholds or {}) - set(THRESHOLDS):
-        raise InvalidArgumentError(f"thresholds keys must be among {sorted(THRESHOLDS)}, got {sorted(thresholds)}")
-    bounds = {**THRESHOLDS, **(thresholds or {})}
 
     with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
         artefacts = {}
@@ -109,13 +109,19 @@ def export(
             (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
         report = {"name": name, "version": version, "task": task_of(model), "images": len(images),
                   "artefacts": verify(model, tmp, artefacts, images, bounds)}
-        (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
-        failed = [a for a, row in report["artefacts"].items() if not row["passed"]]
-        if failed and strict:
-            raise ExportVerificationError(f"export failed verification for {failed}; nothing written.\n{table(report)}")
-        if failed:
-            warnings.warn(f"exported with strict=False although {failed} missed their thresholds (see "
-                          "export_report.json)", stacklevel=2)
+        return finish(tmp, report, strict)
+
+
+def finish(tmp: Path, report: dict, strict: bool) -> dict:
+    """Write `tmp/export_report.json`; on a missed threshold raise (so `atomic_dir` keeps nothing)
+    when `strict`, else warn naming the misses. Returns `report`."""
+    (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
+    failed = [a for a, row in report["artefacts"].items() if not row["passed"]]
+    if failed and strict:
+        raise ExportVerificationError(f"export failed verification for {failed}; nothing written.\n{table(report)}")
+    if failed:
+        warnings.warn(f"exported with strict=False although {failed} missed their thresholds (see "
+                      "export_report.json)", stacklevel=3)
     return report
 
 

@@ -10,7 +10,6 @@ TFLite and ONNX of these (NMS, tokenizer ops) are not supported: asking for them
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,20 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerastl.errors import ExportVerificationError, InvalidArgumentError
+from kerastl.errors import InvalidArgumentError
+from kerastl.heads import hub_task
 from kerastl.io import atomic_dir
-
-THRESHOLD = ("max_abs_diff", 1e-4)
-
-
-def kind(model: keras.Model) -> str | None:
-    """"detection", "text_classification" or None (an image model with one output tensor)."""
-    if "cls_logits" in model.output_names:
-        return "detection"
-    if isinstance(model.input, dict) and getattr(model, "preprocessor", None) is not None:
-        return "text_classification"
-    return None
-
 
 def _endpoint(model: keras.Model, task: str):
     if task == "detection":
@@ -50,12 +38,13 @@ def _endpoint(model: keras.Model, task: str):
 
 
 def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: tuple[str, ...], *, name: str,
-                       version: int, verify_data, strict: bool) -> dict:
+                       version: int, verify_data, threshold: tuple[str, float], strict: bool) -> dict:
     """Write `<out_dir>/<name>/<version>/` (SavedModel + export_report.json); `verify_data`: images
-    (detection) or strings (text) to compare the SavedModel with `model.predict` on."""
-    from kerastl.export import run_fresh, table
+    (detection) or strings (text) to compare the SavedModel with `model.predict` on; `threshold`:
+    ("max_abs_diff", bound) on the probabilities."""
+    from kerastl.export import finish, run_fresh
 
-    task = kind(model)
+    task = hub_task(model)
     if tuple(formats) != ("saved_model",):
         raise InvalidArgumentError(f"{task} models export as formats=('saved_model',) only, got {tuple(formats)!r}")
     if verify_data is None:
@@ -81,10 +70,7 @@ def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: 
             got, reference = (0.5 + 0.5 * np.tanh(x / 2) for x in (got, reference))  # sigmoid, no overflow
         diff = float(np.abs(got - reference).max())
         row = {"path": ".", "size_bytes": sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()),
-               "max_abs_diff": diff, "top1_agreement": None, **measured, "threshold": {THRESHOLD[0]: THRESHOLD[1]},
-               "passed": diff <= THRESHOLD[1]}
+               "max_abs_diff": diff, "top1_agreement": None, **measured, "threshold": dict([threshold]),
+               "passed": diff <= threshold[1]}
         report = {"name": name, "version": version, "task": task, "inputs": len(inputs), "artefacts": {"saved_model": row}}
-        (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
-        if not row["passed"] and strict:
-            raise ExportVerificationError(f"export failed verification; nothing written.\n{table(report)}")
-    return report
+        return finish(tmp, report, strict)

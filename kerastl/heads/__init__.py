@@ -67,4 +67,14 @@ def task_of(model: keras.Model) -> str:
     raise InvalidArgumentError(f"model {model.name!r} has no kerastl task head (output layer {output!r})")
 
 
-__all__ = ["TASKS", "SupervisedContrastiveLoss", "Task", "segmentation", "task_of"]
+def hub_task(model: keras.Model) -> str | None:
+    """"detection" (a KerasHub RetinaNet), "text_classification" (a KerasHub encoder with its
+    preprocessor), or None: an image model whose task `task_of` reads from its output layer."""
+    if "cls_logits" in model.output_names:
+        return "detection"
+    if isinstance(model.input, dict) and getattr(model, "preprocessor", None) is not None:
+        return "text_classification"
+    return None
+
+
+__all__ = ["TASKS", "SupervisedContrastiveLoss", "Task", "hub_task", "segmentation", "task_of"]

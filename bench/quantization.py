@@ -7,7 +7,9 @@ modes `kerastl.export` writes and in diagnostic variants, each compared with Ker
 photos: more calibration images; float fallback for the layers the TFLite QuantizationDebugger ranks
 worst; 16-bit activations (TFLite's 16x8 mode); and weights rounded to the int8 per-channel grid
 beforehand ("snapped": the Keras model then holds exactly the weights int8 can represent, which
-isolates the activation error; its own held-out accuracy is reported, since snapping changes it).
+isolates the activation error; its own held-out accuracy is reported, since snapping changes it);
+and after a quantisation-aware fine-tune (`bench/qat.py`: 2 epochs at lr 1e-5 under int8 weight and
+activation noise, ending with the weights on the int8 grid).
 """
 import csv
 import io
@@ -21,6 +23,7 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import DEMO_MODEL, demo_model, write_result  # noqa: E402
+from qat import quantization_aware_finetune, snap_to_int8_grid  # noqa: E402
 
 from kerastl.export import runners, tflite  # noqa: E402
 from kerastl.export.fresh_process import predict  # noqa: E402
@@ -55,18 +58,6 @@ def with_float_fallback(saved_model: str, calibration: np.ndarray, nodes: list[s
     return debugger.get_nondebug_quantized_model()
 
 
-def snap_to_int8_grid(model: keras.Model) -> None:
-    """Round every conv/dense kernel to the symmetric per-output-channel int8 grid TFLite uses (BatchNorm
-    folding scales whole output channels, so the folded kernels stay on the grid)."""
-    for layer in model._flatten_layers():
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
-            kernel = layer.kernel.numpy()
-            axes = tuple(range(kernel.ndim - 2)) if isinstance(layer, keras.layers.DepthwiseConv2D) else tuple(range(kernel.ndim - 1))
-            step = np.abs(kernel).max(axis=axes, keepdims=True) / 127
-            step[step == 0] = 1
-            layer.kernel.assign(np.round(kernel / step) * step)
-
-
 def measure(content: bytes, scratch: Path, reference: np.ndarray, images: np.ndarray, fp32_size: int) -> dict:
     path = scratch / "variant.tflite"
     path.write_bytes(content)
@@ -90,13 +81,16 @@ def variants(model: keras.Model, train: np.ndarray, held_out: np.ndarray, scratc
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        model, data = demo_model(scratch)
+        _, data = demo_model(scratch)
         train = np.concatenate([x.numpy() for x, _ in data.train])
         held_out, labels = (np.concatenate(parts) for parts in zip(*((x.numpy(), y.numpy()) for x, y in data.val)))
         rows, accuracy = {}, {}
-        for weights in ("trained", "snapped to the int8 grid"):
-            if weights != "trained":
+        for weights in ("trained", "snapped to the int8 grid", "quantisation-aware fine-tuned"):
+            model = keras.models.load_model(scratch / "demo" / "model.keras")
+            if weights.startswith("snapped"):
                 snap_to_int8_grid(model)
+            elif weights.startswith("quantisation"):
+                print("quantisation-aware fine-tune:", quantization_aware_finetune(model, data.train, train[:100], epochs=2))
             reference = model.predict(held_out, batch_size=32, verbose=0)
             accuracy[weights] = round(float((reference.argmax(-1) == labels).mean()), 4)
             converted = variants(model, train, held_out, scratch / weights.split()[0])

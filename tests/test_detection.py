@@ -70,7 +70,11 @@ def test_detector_exports_a_verified_saved_model(trained, tmp_path):
     with pytest.raises(kerastl.ExportVerificationError, match=r"\['saved_model'\]"):
         kerastl.export(model, tmp_path / "x", ("saved_model",), verify_data=data.images[:2], thresholds=impossible)
     assert not (tmp_path / "x" / "model" / "1").exists()
-    with pytest.warns(UserWarning, match=r"strict=False although \['saved_model'\]"):
+    with pytest.warns(UserWarning, match=r"strict=False although \['saved_model'\]") as caught:
         report = kerastl.export(model, tmp_path / "x", ("saved_model",), verify_data=data.images[:2],
                                 thresholds=impossible, strict=False)
     assert report["artefacts"]["saved_model"]["passed"] is False and (tmp_path / "x" / "model" / "1" / "saved_model.pb").is_file()
+    assert caught[0].filename == __file__  # the warning points at the caller's line
+    with pytest.raises(kerastl.InvalidArgumentError, match="checked on max_abs_diff"):
+        kerastl.export(model, tmp_path / "y", ("saved_model",), verify_data=data.images[:2],
+                       thresholds={"saved_model": ("top1_agreement", 0.9)})

@@ -121,30 +121,47 @@ def test_tflite_and_onnx_interfaces(exported):
     assert max(o.version for o in onnx.load(path).opset_import if o.domain in ("", "ai.onnx")) >= 17
 
 
-def test_int8_kernels_are_rounded_on_real_images_and_kept_by_the_converter(trained, exported):
+def _feature_error(model, copy, images):
+    """Relative RMS error of the copy's pooled features on `images`."""
+    features = [keras.Model(m.input, m.get_layer("avg_pool").output).predict(images, verbose=0) for m in (model, copy)]
+    return np.sqrt(((features[1] - features[0]) ** 2).mean() / (features[0] ** 2).mean())
+
+
+def _head_weights(tflite_file, rows: int, columns: int) -> np.ndarray:
     from ai_edge_litert.interpreter import Interpreter
 
-    from kerastl.export.rounding import int8_rounded
+    interpreter = Interpreter(model_path=str(tflite_file))
+    (head,) = [t for t in interpreter.get_tensor_details()  # the stored int8 or float16 constant
+               if tuple(t["shape"]) == (rows, columns) and t["dtype"] != np.float32]
+    scales = head["quantization_parameters"]["scales"]
+    weights = interpreter.get_tensor(head["index"]).astype(np.float32)
+    return weights * scales[:, None] if len(scales) else weights
+
+
+@pytest.mark.parametrize("grid", ["int8", "fp16"])
+def test_kernels_are_rounded_on_real_images_and_kept_by_the_converter(trained, exported, grid):
+    from kerastl.export import rounding
     from kerastl.export.tflite import ROUNDING_IMAGES
 
     model, x, xh = trained
+    rounded = getattr(rounding, f"{grid}_rounded")
     before = [w.numpy().copy() for w in model.weights]
-    adaptive, nearest = int8_rounded(model, x[:ROUNDING_IMAGES]), int8_rounded(model, x[:ROUNDING_IMAGES], passes=0)
+    adaptive, nearest = rounded(model, x[:ROUNDING_IMAGES]), rounded(model, x[:ROUNDING_IMAGES], passes=0)
     assert all(np.array_equal(b, w.numpy()) for b, w in zip(before, model.weights))  # the model is untouched
-    kernel = adaptive.get_layer("predictions").kernel.numpy()
-    steps = kernel / (np.abs(kernel).max(0) / 127)
-    assert np.abs(steps - np.round(steps)).max() < 1e-3 and np.allclose(np.abs(steps).max(0), 127)
-
-    def feature_error(copy):  # relative RMS error of the pooled features on held-out photos
-        features = [keras.Model(m.input, m.get_layer("avg_pool").output).predict(xh, verbose=0) for m in (model, copy)]
-        return np.sqrt(((features[1] - features[0]) ** 2).mean() / (features[0] ** 2).mean())
-
-    assert feature_error(adaptive) < 0.7 * feature_error(nearest)  # measured 0.048 vs 0.095
-    # The exported int8 file holds exactly these kernels: the converter's grid is the same.
-    interpreter = Interpreter(model_path=str(exported[1] / "tflite" / "signs_int8.tflite"))
-    (head,) = [t for t in interpreter.get_tensor_details() if tuple(t["shape"]) == (10, kernel.shape[0])]
-    scales = head["quantization_parameters"]["scales"]
-    np.testing.assert_allclose(interpreter.get_tensor(head["index"]) * scales[:, None], kernel.T, atol=1e-6)
+    head = adaptive.get_layer("predictions")
+    kernel = head.kernel.numpy()
+    if grid == "int8":
+        steps = kernel / (np.abs(kernel).max(0) / 127)
+        assert np.abs(steps - np.round(steps)).max() < 1e-3 and np.allclose(np.abs(steps).max(0), 127)
+    else:
+        assert all(np.array_equal(w.astype(np.float16).astype(np.float32), w) for w in (kernel, head.bias.numpy()))
+        norms = [layer for layer in adaptive._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+        assert norms and all(np.all(bn.gamma.numpy() == 1) and np.all(bn.moving_mean.numpy() == 0) for bn in norms)
+    # measured int8 0.048 vs 0.095 (nearest)
+    assert _feature_error(model, adaptive, xh) < 0.7 * _feature_error(model, nearest, xh)
+    # The exported file holds exactly these kernels: the converter's grid is the same.
+    np.testing.assert_allclose(_head_weights(exported[1] / "tflite" / f"signs_{grid}.tflite", 10, kernel.shape[0]),
+                               kernel.T, atol=1e-6)
 
 
 def test_existing_version_is_refused_and_failed_exports_leave_nothing(trained, exported):
@@ -158,10 +175,11 @@ def test_existing_version_is_refused_and_failed_exports_leave_nothing(trained, e
         kerastl.export(model, out, ("onnx",), name="signs", version=4, verify_data=xh,
                        thresholds={"onnx": ("max_abs_diff", -1.0)})
     assert sorted(p.name for p in (out / "signs").iterdir()) == ["3"]  # no version 4, no temp dir
-    with pytest.warns(UserWarning, match=r"strict=False although \['onnx'\]"):
+    with pytest.warns(UserWarning, match=r"strict=False although \['onnx'\]") as caught:
         report = kerastl.export(model, out, ("onnx",), name="signs", version=5, verify_data=xh,
                                 thresholds={"onnx": ("max_abs_diff", -1.0)}, strict=False)
     assert report["artefacts"]["onnx"]["passed"] is False and (out / "signs" / "5" / "onnx" / "signs.onnx").is_file()
+    assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -58,6 +58,7 @@ def test_text_classifier_exports_a_saved_model_that_takes_strings(tmp_path):
 
     model = kerastl.build("minilm", num_classes=2, task="text_classification")
     report = kerastl.export(model, tmp_path, ("saved_model",), verify_data=X)
-    assert report["task"] == "text_classification" and report["artefacts"]["saved_model"]["passed"]
+    row = report["artefacts"]["saved_model"]
+    assert report["task"] == "text_classification" and row["passed"] and row["top1_agreement"] == 1.0
     served = tf.saved_model.load(str(tmp_path / "model" / "1")).signatures["serving_default"](text=tf.constant(X[:2]))
     np.testing.assert_allclose(served["probabilities"].numpy(), model.predict(X[:2], verbose=0), atol=1e-5)

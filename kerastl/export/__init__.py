@@ -56,7 +56,7 @@ def export(
     """Export `model` to `<out_dir>/<name>/<version>/` and verify every artefact; returns the report.
 
     `representative_data`: real training images (array or dataset of (images, labels)) that calibrate
-    int8 (first 100); `verify_data`: real images the artefacts are compared on (first 256; default:
+    int8 (first 100) and choose how fp16/int8 kernels round (first 32, see `kerastl.export.rounding`); `verify_data`: real images the artefacts are compared on (first 256; default:
     the representative ones).
     `quantize`: TFLite modes; default all four for argmax tasks (classification, segmentation), which
     are checked on argmax agreement, and ("fp32", "fp16") for tasks with continuous outputs.
@@ -69,8 +69,9 @@ def export(
         raise InvalidArgumentError(f"thresholds keys must be among {sorted(THRESHOLDS)}, got {sorted(thresholds)}")
     bounds = {**THRESHOLDS, **(thresholds or {})}
     if hub_task(model):
-        return hub_tasks.export_saved_model(model, out_dir, formats, name=_checked_name(name, version), version=version,
-                                            verify_data=verify_data, threshold=bounds["saved_model"], strict=strict)
+        return _warn_misses(hub_tasks.export_saved_model(
+            model, out_dir, formats, name=_checked_name(name, version), version=version, verify_data=verify_data,
+            threshold=bounds["saved_model"], strict=strict))
     task = TASKS[task_of(model)]
     continuous = ("fp32", "fp16")
     formats, quantize = tuple(formats), tuple(quantize or (MODES if task.argmax else continuous))
@@ -109,17 +110,28 @@ def export(
             (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
         report = {"name": name, "version": version, "task": task_of(model), "images": len(images),
                   "artefacts": verify(model, tmp, artefacts, images, bounds)}
-        return finish(tmp, report, strict)
+        finish(tmp, report, strict)
+    return _warn_misses(report)
 
 
 def finish(tmp: Path, report: dict, strict: bool) -> dict:
-    """Write `tmp/export_report.json`; on a missed threshold raise (so `atomic_dir` keeps nothing)
-    when `strict`, else warn naming the misses. Returns `report`."""
+    """Write `tmp/export_report.json`; on a missed threshold with `strict`, raise (so `atomic_dir`
+    keeps nothing). Returns `report`."""
     (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
     failed = [a for a, row in report["artefacts"].items() if not row["passed"]]
     if failed and strict:
         raise ExportVerificationError(f"export failed verification for {failed}; nothing written.\n{table(report)}")
-    if failed:
+    return report
+
+
+def passes(value: float, measure: str, bound: float) -> bool:
+    """Whether `value` of `measure` meets `bound`: at most for max_abs_diff, at least for top1_agreement."""
+    return value <= bound if measure == "max_abs_diff" else value >= bound
+
+
+def _warn_misses(report: dict) -> dict:
+    failed = [a for a, row in report["artefacts"].items() if not row["passed"]]
+    if failed:  # stacklevel: the caller of export()
         warnings.warn(f"exported with strict=False although {failed} missed their thresholds (see "
                       "export_report.json)", stacklevel=3)
     return report
@@ -139,8 +151,8 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
                **measured[artefact]}
         measure, bound = thresholds[artefact]
         signatures_ok = all(d <= 1e-4 for d in row.get("signatures_max_abs_diff", {}).values())
-        ok = row[measure] <= bound if measure == "max_abs_diff" else row[measure] >= bound
-        rows[artefact] = {**row, "threshold": {measure: bound}, "passed": bool(ok and signatures_ok)}
+        rows[artefact] = {**row, "threshold": {measure: bound},
+                          "passed": bool(passes(row[measure], measure, bound) and signatures_ok)}
     return rows
 
 

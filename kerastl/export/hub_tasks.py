@@ -41,10 +41,13 @@ def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: 
                        version: int, verify_data, threshold: tuple[str, float], strict: bool) -> dict:
     """Write `<out_dir>/<name>/<version>/` (SavedModel + export_report.json); `verify_data`: images
     (detection) or strings (text) to compare the SavedModel with `model.predict` on; `threshold`:
-    ("max_abs_diff", bound) on the probabilities."""
-    from kerastl.export import finish, run_fresh
+    (measure, bound) on the probabilities (detection: max_abs_diff only)."""
+    from kerastl.export import finish, passes, run_fresh
 
     task = hub_task(model)
+    measure, bound = threshold
+    if task == "detection" and measure != "max_abs_diff":
+        raise InvalidArgumentError(f"detection exports are checked on max_abs_diff (anchor probabilities), not {measure}")
     if tuple(formats) != ("saved_model",):
         raise InvalidArgumentError(f"{task} models export as formats=('saved_model',) only, got {tuple(formats)!r}")
     if verify_data is None:
@@ -68,9 +71,10 @@ def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: 
         got = np.asarray(measured.pop("outputs"))
         if task == "detection":  # compare anchor class probabilities: logits are unbounded
             got, reference = (0.5 + 0.5 * np.tanh(x / 2) for x in (got, reference))  # sigmoid, no overflow
-        diff = float(np.abs(got - reference).max())
+        agreement = None if task == "detection" else float((got.argmax(-1) == reference.argmax(-1)).mean())
         row = {"path": ".", "size_bytes": sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()),
-               "max_abs_diff": diff, "top1_agreement": None, **measured, "threshold": dict([threshold]),
-               "passed": diff <= threshold[1]}
+               "max_abs_diff": float(np.abs(got - reference).max()), "top1_agreement": agreement, **measured,
+               "threshold": {measure: bound}}
+        row["passed"] = passes(row[measure], measure, bound)
         report = {"name": name, "version": version, "task": task, "inputs": len(inputs), "artefacts": {"saved_model": row}}
         return finish(tmp, report, strict)

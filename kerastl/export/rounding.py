@@ -1,4 +1,4 @@
-"""Data-aware int8 weight rounding for TFLite's dynamic and int8 modes (a greedy AdaRound).
+"""Data-aware weight rounding for TFLite's fp16, dynamic and int8 modes (a greedy AdaRound).
 
 TFLite rounds every kernel to the nearest point of a symmetric per-output-channel int8 grid (step =
 max |w| / 127; a following BatchNorm only rescales whole channels, so folding keeps the grid). Nearest
@@ -7,7 +7,8 @@ the rounding errors of a channel add up instead of cancelling. `int8_rounded` re
 model whose kernels already lie on that grid, each output channel rounded up or down tap by tap to
 minimise its squared output error on real images, E[(Δwᵀx)²] = Δwᵀ E[xxᵀ] Δw (Nagel et al., 2020,
 "Up or Down? Adaptive Rounding", greedily). The converter then keeps those values exactly; the
-export is still verified against the original model.
+export is still verified against the original model. `fp16_rounded` does the same on the float16 grid,
+which a BatchNorm's scale would not preserve: it folds the BatchNorms first.
 """
 from __future__ import annotations
 
@@ -21,20 +22,69 @@ MAX_TAPS = 2304  # larger kernels (e.g. 3x3x512) keep nearest rounding: the gree
 
 def int8_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2) -> keras.Model:
     """A copy of `model` with every Dense / Conv2D / DepthwiseConv2D kernel on TFLite's int8 grid,
-    rounded to minimise each layer's output error on `images` (real inputs, e.g. the calibration set)."""
+    rounded to minimise each layer's output error on `images` (real inputs, e.g. the calibration set).
+    `passes=0` gives nearest rounding."""
+    return _rounded_copy(model, images, "int8", batch_size, passes)
+
+
+def fp16_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2) -> keras.Model:
+    """A copy of `model` with each BatchNorm folded into the kernel before it (the BatchNorm left as an
+    exact identity plus the folded bias, which TFLite folds again without changing a bit) and every
+    kernel on the float16 grid, rounded like `int8_rounded`: TFLite's fp16 mode then keeps them exactly."""
+    return _rounded_copy(model, images, "fp16", batch_size, passes)
+
+
+def _rounded_copy(model: keras.Model, images: np.ndarray, grid: str, batch_size: int, passes: int) -> keras.Model:
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
+    folded = _fold_batch_norms(copy) if grid == "fp16" else {}
     layers = [layer for layer in copy._flatten_layers() if _supported(layer)]
     if not layers:
         return copy
-    moments = [0.0] * len(layers)
+    moments = [(0.0, 0.0)] * len(layers)
     for start in range(0, len(images), batch_size):
         inputs = _layer_inputs(copy, layers, images[start:start + batch_size])
-        for i, (layer, x) in enumerate(zip(layers, inputs)):
-            moments[i] = moments[i] + _second_moment(layer, x)
-    for layer, moment in zip(layers, moments):
-        layer.kernel.assign(_round(layer, moment, passes))
+        moments = [tuple(a + b for a, b in zip(total, _moments(layer, x)))
+                   for total, layer, x in zip(moments, layers, inputs)]
+    for layer, (second, first) in zip(layers, moments):
+        bias = folded[id(layer)].beta if id(layer) in folded else layer.bias if layer.use_bias else None
+        bias_error = None
+        if grid == "fp16" and bias is not None:  # TFLite stores biases in float16 too: let the kernel make up for it
+            exact = bias.numpy()
+            bias.assign(exact.astype(np.float16).astype(exact.dtype))
+            bias_error = bias.numpy().astype(np.float64) - exact
+        layer.kernel.assign(_round(layer, second, first, bias_error, passes, grid))
     return copy
+
+
+def _fold_batch_norms(model: keras.Model) -> dict[int, keras.layers.BatchNormalization]:
+    """Fold every inference BatchNorm that alone follows a linear Dense/Conv2D/DepthwiseConv2D into it;
+    -> {id(that layer): its BatchNorm, which now holds the folded bias}."""
+    folded = {}
+    for bn in model._flatten_layers():
+        if not isinstance(bn, keras.layers.BatchNormalization) or not bn.center or not bn.scale:
+            continue
+        producer = bn._inbound_nodes[0].input_tensors[0]._keras_history[0]
+        if (not isinstance(producer, (keras.layers.Dense, keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+                or len(producer._outbound_nodes) != 1 or producer.activation is not keras.activations.linear
+                or bn.axis not in (-1, len(bn.input.shape) - 1)):
+            continue
+        gamma, beta, mean, variance = (w.numpy().astype(np.float64) for w in (bn.gamma, bn.beta, bn.moving_mean,
+                                                                                bn.moving_variance))
+        scale = gamma / np.sqrt(variance + bn.epsilon)
+        kernel = producer.kernel.numpy()
+        kernel_scale = scale.reshape(kernel.shape[-2:]) if isinstance(producer, keras.layers.DepthwiseConv2D) else scale
+        producer.kernel.assign((kernel * kernel_scale).astype(kernel.dtype))
+        bias = producer.bias.numpy() if producer.use_bias else 0.0
+        if producer.use_bias:
+            producer.bias.assign(np.zeros_like(bias))
+        unit = np.float32(1.0) - np.float32(bn.epsilon)  # float32(unit + epsilon) == 1: BN divides by sqrt(1)
+        assert np.float32(unit) + np.float32(bn.epsilon) == np.float32(1.0)
+        for variable, value in ((bn.gamma, 1.0), (bn.beta, (bias - mean) * scale + beta), (bn.moving_mean, 0.0),
+                                (bn.moving_variance, unit)):
+            variable.assign(np.broadcast_to(value, variable.shape).astype(variable.dtype))
+        folded[id(producer)] = bn
+    return folded
 
 
 def _supported(layer) -> bool:
@@ -64,9 +114,9 @@ def _layer_inputs(model: keras.Model, layers: list, images: np.ndarray) -> list[
     return [found[id(layer)] for layer in layers]
 
 
-def _second_moment(layer, x: np.ndarray) -> np.ndarray:
-    """E[ppᵀ] (summed) over sampled input patches p of `layer`: (taps, taps), or (channels, taps, taps)
-    for a depthwise layer, whose channels see separate patches."""
+def _moments(layer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(Σppᵀ, Σp) over sampled input patches p of `layer`: (taps, taps) and (taps,), or per channel
+    (channels, taps, taps) and (channels, taps) for a depthwise layer, whose channels see separate patches."""
     if isinstance(layer, keras.layers.Dense):
         p = x.reshape(-1, x.shape[-1])
     else:
@@ -78,41 +128,58 @@ def _second_moment(layer, x: np.ndarray) -> np.ndarray:
         p = p[np.random.default_rng(0).choice(len(p), PATCHES_PER_BATCH, replace=False)]
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         p = p.reshape(len(p), -1, x.shape[-1])  # (patches, kh*kw, channels): extract_patches orders (kh, kw, c)
-        return np.einsum("pic,pjc->cij", p, p).astype(np.float64)
-    return (p.T @ p).astype(np.float64)
+        return np.einsum("pic,pjc->cij", p, p).astype(np.float64), p.sum(0).T.astype(np.float64)
+    return (p.T @ p).astype(np.float64), p.sum(0).astype(np.float64)
 
 
-def _round(layer, moment: np.ndarray, passes: int) -> np.ndarray:
-    """The kernel of `layer` on its per-output-channel int8 grid, greedily rounded to lower ΔwᵀMΔw."""
+def _round(layer, moment: np.ndarray, first: np.ndarray, bias_error: np.ndarray | None, passes: int,
+           grid: str) -> np.ndarray:
+    """The kernel of `layer` on `grid` ("int8": per-output-channel symmetric; "fp16"), each tap rounded
+    down or up, greedily, to lower every column's squared output error Σ(Δwᵀp + Δb)² = ΔwᵀMΔw + 2ΔbΔwᵀΣp
+    + const (M = `moment`, Σp = `first`, Δb = `bias_error`), starting from nearest rounding."""
     kernel = layer.kernel.numpy().astype(np.float64)
     shape = kernel.shape
     depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
     if depthwise:  # (kh, kw, c, m) -> (taps, c*m); each column has its channel's moment
         w = kernel.reshape(-1, shape[-2] * shape[-1])
         moment = np.repeat(moment, shape[-1], axis=0)  # (c*m, taps, taps), columns c-major like w
+        first = np.repeat(first, shape[-1], axis=0).T  # (taps, c*m)
     else:
+        first = first[:, None]
         w = kernel.reshape(-1, shape[-1])
-    step = np.abs(w).max(axis=0) / 127.0
-    step[step == 0] = 1.0
-    q = np.round(w / step)
-    pinned = np.abs(w).argmax(axis=0)  # the largest tap sets the step: it must stay at ±127
-    # Work in steps: a column's error is step² ΔqᵀMΔq, and a positive factor does not change which flips help.
-    error = q - w / step
+    current, other = _neighbours(w, grid)
+    error = current - w
     if depthwise:
         gradient = np.einsum("oij,jo->io", moment, error)  # M Δ, per column
         diagonal = np.einsum("oii->io", moment)
     else:
         gradient = moment @ error
         diagonal = np.diag(moment)[:, None]
+    if bias_error is not None:
+        gradient = gradient + first * bias_error
     for _ in range(passes):
         for i in range(w.shape[0]):
-            move = -np.sign(error[i])  # to the other neighbouring grid point
-            gain = 2 * move * gradient[i] + diagonal[i]
-            flip = (gain < 0) & (move != 0) & (np.abs(q[i] + move) <= 127) & (pinned != i)
+            move = other[i] - current[i]
+            flip = 2 * move * gradient[i] + move * move * diagonal[i] < 0
             if not flip.any():
                 continue
             delta = np.where(flip, move, 0.0)
-            q[i] += delta
-            error[i] += delta
+            current[i], other[i] = np.where(flip, other[i], current[i]), np.where(flip, current[i], other[i])
             gradient += (moment[:, :, i].T if depthwise else moment[:, i:i + 1]) * delta
-    return (q * step).reshape(shape).astype(layer.kernel.dtype)
+    return current.reshape(shape).astype(layer.kernel.dtype)
+
+
+def _neighbours(w: np.ndarray, grid: str) -> tuple[np.ndarray, np.ndarray]:
+    """(nearest grid value, the grid value on the other side of w) for every entry of `w` (taps, columns)."""
+    if grid == "fp16":
+        nearest = w.astype(np.float16)
+        other = np.nextafter(nearest, np.where(nearest > w, -np.inf, np.inf).astype(np.float16))
+        other = np.where(nearest == w, nearest, other)
+        return nearest.astype(np.float64), other.astype(np.float64)
+    step = np.abs(w).max(axis=0) / 127.0
+    step[step == 0] = 1.0
+    nearest = np.round(w / step)
+    other = nearest + np.where(nearest > w / step, -1.0, 1.0)
+    pinned = np.abs(w).argmax(axis=0)  # the largest tap sets the step: it must stay at ±127
+    other[pinned, np.arange(w.shape[1])] = nearest[pinned, np.arange(w.shape[1])]
+    return nearest * step, other * step

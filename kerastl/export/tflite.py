@@ -1,8 +1,8 @@
 """TFLite flatbuffers from a Keras classifier: fp32, fp16, dynamic-range and full-integer int8.
 
-The int8-weight modes (dynamic, int8) convert a copy whose kernels were rounded to the int8 grid on the
-calibration images (`rounding.int8_rounded`), not to the nearest grid point; the other modes convert
-the model as it is."""
+Given calibration images, the modes that round weights convert a copy whose kernels were rounded on
+those images (`kerastl.export.rounding`), not to the nearest grid point: dynamic and int8 to the int8
+grid, fp16 to float16 with BatchNorms folded first. fp32 converts the model as it is."""
 from __future__ import annotations
 
 import tempfile
@@ -13,10 +13,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerastl.export.rounding import int8_rounded
+from kerastl.export.rounding import fp16_rounded, int8_rounded
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
-ROUNDED = ("dynamic", "int8")  # modes whose kernels are int8: converted from the adaptively rounded copy
+ROUNDED = {"dynamic": int8_rounded, "int8": int8_rounded, "fp16": fp16_rounded}  # mode -> its rounded copy
 ROUNDING_IMAGES = 32
 
 
@@ -39,18 +39,18 @@ def converter(saved_model: str, mode: str, representative: np.ndarray | None = N
 def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[str, ...],
                  representative: np.ndarray | None = None, uint8_input: bool = False) -> dict[str, Path]:
     """`directory/<name>_<mode>.tflite` for each mode (probabilities out); `representative` images
-    calibrate int8 and choose the rounding of int8 kernels (the first ROUNDING_IMAGES)."""
+    calibrate int8 and choose how fp16/int8 kernels round (the first ROUNDING_IMAGES)."""
     written = {}
     with tempfile.TemporaryDirectory() as scratch:
         graphs = {}  # one SavedModel per set of weights, converted once per mode
         for mode in modes:
-            rounded = mode in ROUNDED and representative is not None
-            if rounded not in graphs:
-                graphs[rounded] = f"{scratch}/{'rounded' if rounded else 'plain'}"
-                source = int8_rounded(model, representative[:ROUNDING_IMAGES]) if rounded else model
-                source.export(graphs[rounded], format="tf_saved_model", verbose=False)
+            rounding = ROUNDED.get(mode) if representative is not None else None
+            if rounding not in graphs:
+                graphs[rounding] = f"{scratch}/{len(graphs)}"
+                source = rounding(model, representative[:ROUNDING_IMAGES]) if rounding else model
+                source.export(graphs[rounding], format="tf_saved_model", verbose=False)
             written[mode] = directory / f"{name}_{mode}.tflite"
-            written[mode].write_bytes(converter(graphs[rounded], mode, representative, uint8_input).convert())
+            written[mode].write_bytes(converter(graphs[rounding], mode, representative, uint8_input).convert())
     return written
 
 

@@ -65,7 +65,9 @@ def _fold_batch_norms(model: keras.Model) -> dict[int, keras.layers.BatchNormali
         if not isinstance(bn, keras.layers.BatchNormalization) or not bn.center or not bn.scale:
             continue
         producer = bn._inbound_nodes[0].input_tensors[0]._keras_history[0]
-        if (not isinstance(producer, (keras.layers.Dense, keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+        unit = np.float32(1.0) - np.float32(bn.epsilon)  # moving variance for which BN divides by sqrt(1.0)
+        if (unit + np.float32(bn.epsilon) != np.float32(1.0)
+                or not isinstance(producer, (keras.layers.Dense, keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
                 or len(producer._outbound_nodes) != 1 or producer.activation is not keras.activations.linear
                 or bn.axis not in (-1, len(bn.input.shape) - 1)):
             continue
@@ -78,8 +80,6 @@ def _fold_batch_norms(model: keras.Model) -> dict[int, keras.layers.BatchNormali
         bias = producer.bias.numpy() if producer.use_bias else 0.0
         if producer.use_bias:
             producer.bias.assign(np.zeros_like(bias))
-        unit = np.float32(1.0) - np.float32(bn.epsilon)  # float32(unit + epsilon) == 1: BN divides by sqrt(1)
-        assert np.float32(unit) + np.float32(bn.epsilon) == np.float32(1.0)
         for variable, value in ((bn.gamma, 1.0), (bn.beta, (bias - mean) * scale + beta), (bn.moving_mean, 0.0),
                                 (bn.moving_variance, unit)):
             variable.assign(np.broadcast_to(value, variable.shape).astype(variable.dtype))

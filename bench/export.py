@@ -7,6 +7,7 @@ Runs `kerastl train --recipe zoo/efficientnet_lite0_two_phase.toml` on ../shared
 first 256 held-out photos, then times Keras `predict` on the trained model in this process.
 A benchmark measures: the run exports with strict=False and the JSON records which thresholds were met.
 """
+import json
 import subprocess
 import sys
 import tempfile
@@ -16,8 +17,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, SIGN_DIGITS, write_result  # noqa: E402
-
-import json  # noqa: E402
 
 import keras  # noqa: E402
 

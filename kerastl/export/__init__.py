@@ -56,8 +56,8 @@ def export(
     """Export `model` to `<out_dir>/<name>/<version>/` and verify every artefact; returns the report.
 
     `representative_data`: real training images (array or dataset of (images, labels)) that calibrate
-    int8 (first 100) and choose how fp16/int8 kernels round (first 32, see `kerastl.export.rounding`); `verify_data`: real images the artefacts are compared on (first 256; default:
-    the representative ones).
+    int8 (first 100) and choose how fp16/int8 kernels round (first 32, see `kerastl.export.rounding`);
+    `verify_data`: real images the artefacts are compared on (first 256; default: the representative ones).
     `quantize`: TFLite modes; default all four for argmax tasks (classification, segmentation), which
     are checked on argmax agreement, and ("fp32", "fp16") for tasks with continuous outputs.
     `thresholds` overrides entries of THRESHOLDS, e.g. {"tflite_int8": ("top1_agreement", 0.98)}.

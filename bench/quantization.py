@@ -61,7 +61,7 @@ def with_float_fallback(saved_model: str, calibration: np.ndarray, nodes: list[s
 def measure(content: bytes, scratch: Path, reference: np.ndarray, images: np.ndarray, fp32_size: int) -> dict:
     path = scratch / "variant.tflite"
     path.write_bytes(content)
-    got = predict(runners.tflite(path), images)
+    got, _ = predict(runners.tflite(path), images)
     return {"size_vs_fp32": round(len(content) / fp32_size, 3), "max_abs_diff": round(float(np.abs(got - reference).max()), 4),
             "top1_agreement": round(float((got.argmax(-1) == reference.argmax(-1)).mean()), 4)}
 

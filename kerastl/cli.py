@@ -1,20 +1,42 @@
-"""`kerastl` command line: the same functions as the Python API."""
+"""`kerastl` command line: the same functions as the Python API.
+
+Quiet by default: TensorFlow's C++ logging is silenced before TensorFlow loads (`kerastl/__init__.py`,
+only when the process is this command), C-level output of converters is discarded, known
+dependency warnings are filtered, and kerastl's progress is printed with the elapsed time.
+`--verbose` shows everything. User errors exit with status 2 and a `kerastl: error:` line.
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
+import re
 import sys
+import time
+import warnings
 from pathlib import Path
+from typing import Iterator
+
+from kerastl.errors import ExportVerificationError, InvalidArgumentError, KerastlError
+
+# Warnings of dependencies that say nothing a kerastl user can act on.
+NOISE = [
+    r"`shuffle=True` was passed, but will be ignored",
+    r".*is deprecated and will be removed",
+    r".*np\.find_common_type is deprecated",
+    r"Skipping variable loading for optimizer",
+    r"Compiled the loaded model, but the compiled metrics",
+    r"A total of \d+ objects could not be loaded",
+]
 
 
 def _list(args) -> int:
-    from kerastl.zoo import get, list_backbones
+    from kerastl.zoo import list_backbones
 
     names = list_backbones(args.pattern, source=args.source)
-    if args.markdown:
-        print(zoo_table(names))
-    else:
-        print("\n".join(names))
+    print(zoo_table(names) if args.markdown else "\n".join(names))
     return 0
 
 
@@ -43,112 +65,117 @@ def _info(args) -> int:
     return 0
 
 
-def _demo(args) -> int:
-    from kerastl import demo
+def _options(args) -> dict:
+    """Training options from a .toml recipe (if --recipe names one) and the flags given, checked."""
+    from kerastl.train.options import OPTIONS, read_recipe, resolve
 
-    metrics = demo.run(args.out, head_epochs=args.head_epochs, fine_tune_epochs=args.fine_tune_epochs,
-                       export=not args.no_export)
-    return 0 if metrics["val_accuracy"] > 0 else 1
+    options = {}
+    if args.recipe and args.recipe.endswith(".toml"):
+        options.update(read_recipe(args.recipe))
+    options.update({k: v for k, v in vars(args).items() if k in OPTIONS and v is not None
+                    and not (k == "recipe" and v.endswith(".toml"))})
+    resolve(options, f"kerastl {args.command}")
+    return options
 
 
-def _export(args) -> int:
-    import keras
+def _run_and_report(run, args) -> int:
+    from kerastl.train.run import summary
 
-    import kerastl
-    from kerastl.data import image_folder
-    from kerastl.export import table
-
-    model = keras.models.load_model(args.model)
-    images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
-    report = kerastl.export(model, args.out, tuple(args.formats), name=args.name, version=args.version,
-                            labels=images.class_names, quantize=tuple(args.quantize) if args.quantize else None,
-                            representative_data=images.train, verify_data=images.val if images.val is not None else images.train,
-                            uint8_input=args.uint8_input, strict=not args.keep_failed)
-    print(table(report))
-    print(f"-> {args.out}/{args.name}/{args.version}/")
+    metrics = run(export=not args.no_export, formats=tuple(args.formats), quantize=_tuple(args.quantize),
+                  overwrite=args.overwrite, **_options(args))
+    print(summary(metrics))
+    print(f"-> {args.out}/  ({metrics['seconds']['total']:.0f} s)")
     return 0
-
-
-TRAIN_OPTIONS = {  # option -> (type, default): mirrors kerastl.train.run.train_run
-    "backbone": (str, "efficientnet_lite0"), "recipe": (str, "two_phase"), "head_epochs": (int, 100),
-    "fine_tune_epochs": (int, 4), "unfreeze_blocks": (int, 3), "learning_rate": (float, 1e-3),
-    "image_size": (int, None), "precision": (str, "float32"), "patience": (int, None), "name": (str, "model"),
-    "seed": (int, 0), "tfds_dir": (str, None),
-}
 
 
 def _train(args) -> int:
     from kerastl.train.run import train_run
 
-    options = {key: default for key, (_, default) in TRAIN_OPTIONS.items()}
-    if args.recipe and args.recipe.endswith(".toml"):
-        options.update(_read_recipe(args.recipe))
-    options.update({k: v for k, v in vars(args).items() if k in TRAIN_OPTIONS and v is not None
-                    and not (k == "recipe" and v.endswith(".toml"))})
-    train_run(args.data, args.out, export=not args.no_export, overwrite=args.overwrite, **options)
-    return 0
+    return _run_and_report(lambda **kw: train_run(args.data, args.out, **kw), args)
 
 
-def _read_recipe(path: str) -> dict:
-    import tomllib
+def _demo(args) -> int:
+    from kerastl import demo
 
-    from kerastl.errors import InvalidArgumentError
-
-    with open(path, "rb") as f:
-        recipe = tomllib.load(f)
-    unknown = set(recipe) - set(TRAIN_OPTIONS)
-    if unknown:
-        raise InvalidArgumentError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(TRAIN_OPTIONS)}")
-    return recipe
+    return _run_and_report(lambda **kw: demo.run(args.out, **kw), args)
 
 
-def _load_run_model(path: str):
+def _load_model(path: str):
+    """(model, labels): a .keras file and the labels.txt beside it (else "0" … "n-1")."""
     import keras
 
-    labels = Path(path).parent / "labels.txt"
-    names = labels.read_text().split("\n")[:-1] if labels.is_file() else None
-    return keras.models.load_model(path), names
+    import kerastl  # noqa: F401  (registers kerastl's layers for loading)
+
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidArgumentError(f"model file {path!r} does not exist (a run writes <out>/model.keras)")
+    if file.suffix != ".keras":
+        raise InvalidArgumentError(f"model file {path!r} is not a .keras file")
+    try:
+        model = keras.models.load_model(file)
+    except (ValueError, OSError, KeyError) as error:
+        raise InvalidArgumentError(f"cannot load {path!r} as a Keras model: {_first_line(error)}") from None
+    outputs = model.outputs[0].shape[-1]
+    labels_file = file.parent / "labels.txt"
+    labels = labels_file.read_text().splitlines() if labels_file.is_file() else [str(i) for i in range(outputs)]
+    if len(labels) != outputs:
+        raise InvalidArgumentError(f"{labels_file} names {len(labels)} classes but the model has {outputs} outputs")
+    return model, labels
+
+
+def _first_line(error: BaseException) -> str:
+    """An exception's message without TensorFlow's `{{function_node …}}` prefix, first line only."""
+    message = getattr(error, "message", None) or str(error)
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", message)
+    return (message.strip().splitlines() or [type(error).__name__])[0]
 
 
 def _predict(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from kerastl.errors import InvalidArgumentError
-
-    model, names = _load_run_model(args.model)
+    model, labels = _load_model(args.model)
     height, width = model.inputs[0].shape[1:3]
     for path in args.images:
+        if not Path(path).is_file():
+            raise InvalidArgumentError(f"{path!r} is {'a folder' if Path(path).is_dir() else 'not a file'}; "
+                                       "pass image files (e.g. photos/*.jpg)")
         try:
             image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-            raise InvalidArgumentError(f"cannot read {path!r} as an image: {error.message.splitlines()[0]}") from None
+            raise InvalidArgumentError(f"cannot read {path!r} as an image: {_first_line(error)}") from None
         pixels = tf.image.resize(image, (height, width))[None]  # as image_dataset_from_directory
         probabilities = model.predict(pixels, verbose=0)[0]
         top = np.argsort(probabilities)[::-1][: args.top]
-        print(path + "\t" + "\t".join(f"{names[i] if names else i}:{probabilities[i]:.4f}" for i in top))
+        print(path + "\t" + "\t".join(f"{labels[i]}:{probabilities[i]:.4f}" for i in top))
     return 0
 
 
 def _evaluate(args) -> int:
-    from kerastl.data import image_folder
+    from kerastl.data.image_folder import evaluation_files, files_dataset
     from kerastl.train.reports import predict_labels
 
-    model, names = _load_run_model(args.model)
-    images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
-    dataset = images.val if images.val is not None else images.train
+    model, labels = _load_model(args.model)
+    split, pairs, skipped = evaluation_files(args.data, args.split, seed=args.seed)
+    unknown = sorted({name for _, name in pairs} - set(labels))
+    if unknown:
+        raise InvalidArgumentError(f"class folders {unknown} of {args.data!r} are not among the model's "
+                                   f"{len(labels)} labels {labels[:12]} (labels.txt beside the model)")
+    if not pairs:
+        raise InvalidArgumentError(f"no readable images in the {split} split of {args.data!r}")
+    dataset = files_dataset(pairs, labels, tuple(model.inputs[0].shape[1:3])).batch(32)
     y_true, y_pred = predict_labels(model, dataset)
-    print(json.dumps({"images": len(y_true), "accuracy": round(float((y_true == y_pred).mean()), 4)}))
+    print(json.dumps({"split": split, "images": len(y_true), "accuracy": round(float((y_true == y_pred).mean()), 4),
+                      "classes": sorted({name for _, name in pairs}), "skipped_unreadable": len(skipped)}))
     return 0
 
 
 def _benchmark(args) -> int:
-    import keras
     import numpy as np
 
     from kerastl.export.fresh_process import p50_ms
 
-    model = keras.models.load_model(args.model)
+    model, _ = _load_model(args.model)
     rows = {}
     for batch in args.batch_sizes:
         pixels = np.random.default_rng(0).uniform(0, 255, (batch, *model.inputs[0].shape[1:])).astype("float32")
@@ -158,8 +185,57 @@ def _benchmark(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    import kerastl
+    from kerastl.data import image_folder
+    from kerastl.export import table
+
+    model, _ = _load_model(args.model)
+    images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
+    try:
+        report = kerastl.export(model, args.out, tuple(args.formats), name=args.name, version=args.version,
+                                labels=images.class_names, quantize=_tuple(args.quantize),
+                                representative_data=images.train,
+                                verify_data=images.val if images.val is not None else images.train,
+                                uint8_input=args.uint8_input, strict=not args.keep_failed)
+    except ExportVerificationError as error:
+        raise ExportVerificationError(f"{error}\nNothing was written. Pass --keep-failed to write every artefact "
+                                      "with the misses marked in export_report.json, or leave the failing mode "
+                                      "out (e.g. --quantize fp32 fp16 dynamic).") from None
+    print(table(report))
+    print(f"-> {args.out}/{args.name}/{args.version}/")
+    return 0
+
+
+def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(values) if values else None
+
+
+def _add_export_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--formats", nargs="+", default=["saved_model", "tflite", "onnx"])
+    parser.add_argument("--quantize", nargs="+", help="TFLite modes (default: all four for classification)")
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    from kerastl.train.options import OPTIONS
+
+    for option in OPTIONS.values():
+        flag = "--" + option.name.replace("_", "-")
+        text = f"{option.help} (default: {option.default})"
+        if option.kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
+        elif option.name == "recipe":
+            parser.add_argument(flag, default=None, help=f"{text}; or a .toml file of these options "
+                                "(e.g. zoo/efficientnet_lite0_two_phase.toml), overridden by the flags given")
+        else:
+            parser.add_argument(flag, type=option.kind, default=None, help=text)
+    parser.add_argument("--no-export", action="store_true", help="skip the verified exports")
+    _add_export_options(parser)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kerastl", description="Transfer learning with Keras 3.")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's logs and dependency warnings")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("list", help="list zoo backbones")
     s.add_argument("pattern", nargs="?", default="*", help="shell-style pattern, e.g. 'efficientnet*'")
@@ -170,29 +246,28 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.set_defaults(func=_info)
     s = sub.add_parser("demo", help="offline demo: Lite0 learns sign-language digits")
-    s.add_argument("--out", default="runs/demo")
-    s.add_argument("--head-epochs", type=int, default=100)
-    s.add_argument("--fine-tune-epochs", type=int, default=4)
-    s.add_argument("--no-export", action="store_true", help="skip the verified exports at the end")
-    s.set_defaults(func=_demo)
+    s.add_argument("--out", default="runs/demo", help="run directory (replaced if it exists)")
+    _add_train_options(s)
+    s.set_defaults(func=_demo, overwrite=True)
     s = sub.add_parser("train", help="train a backbone on an image folder; writes a run directory")
-    s.add_argument("--data", required=True, help="<class>/<image> folder, one with train/ and val/, or tfds:NAME")
+    s.add_argument("--data", required=True, help="<class>/<image> folder, one with train/ (val/, test/), or tfds:NAME")
     s.add_argument("--out", required=True, help="run directory (refused if it exists, unless --overwrite)")
-    for key, (kind, default) in TRAIN_OPTIONS.items():
-        extra = " (a recipe name, or a .toml file of these options, e.g. zoo/efficientnet_lite0_two_phase.toml)" \
-            if key == "recipe" else ""
-        s.add_argument("--" + key.replace("_", "-"), type=kind, default=None, help=f"default {default}{extra}")
-    s.add_argument("--no-export", action="store_true", help="skip the verified exports")
-    s.add_argument("--overwrite", action="store_true")
+    _add_train_options(s)
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out and discard another run's interrupted state in <out>.work/")
     s.set_defaults(func=_train)
     s = sub.add_parser("predict", help="labels and probabilities for image files")
     s.add_argument("images", nargs="+")
     s.add_argument("--model", required=True, help="a run's model.keras (labels.txt beside it names classes)")
     s.add_argument("--top", type=int, default=3)
     s.set_defaults(func=_predict)
-    s = sub.add_parser("evaluate", help="accuracy of a model on an image folder's held-out split")
-    s.add_argument("--model", required=True)
-    s.add_argument("--data", required=True)
+    s = sub.add_parser("evaluate", help="accuracy of a model on an image folder")
+    s.add_argument("--model", required=True, help="a run's model.keras; labels.txt beside it maps folder names")
+    s.add_argument("--data", required=True, help="<class>/<image> folder, or one with train/ val/ test/")
+    s.add_argument("--split", choices=["test", "val", "all"],
+                   help="default: test/ if present, else val/, else every image of a <class>/ folder; "
+                        "val of a <class>/ folder is the 20%% that training held out (same --seed)")
+    s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=_evaluate)
     s = sub.add_parser("benchmark", help="inference latency and throughput of a .keras model on this machine")
     s.add_argument("model")
@@ -206,8 +281,7 @@ def parser() -> argparse.ArgumentParser:
                    "int8 calibration and verification; its class names become the labels")
     s.add_argument("--name", default="model")
     s.add_argument("--version", type=int, default=1)
-    s.add_argument("--formats", nargs="+", default=["saved_model", "tflite", "onnx"])
-    s.add_argument("--quantize", nargs="+", help="TFLite modes (default: all four for classification)")
+    _add_export_options(s)
     s.add_argument("--uint8-input", action="store_true", help="int8 TFLite takes uint8 pixels")
     s.add_argument("--keep-failed", action="store_true",
                    help="write the export even if an artefact misses its threshold (marked in the report)")
@@ -215,12 +289,71 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from kerastl.errors import KerastlError
+class _Elapsed(logging.Formatter):
+    def __init__(self):
+        super().__init__()
+        self.start = time.perf_counter()
 
+    def format(self, record):
+        return f"[{time.perf_counter() - self.start:6.1f} s] {record.getMessage()}"
+
+
+@contextlib.contextmanager
+def _quiet(verbose: bool) -> Iterator[None]:
+    """Print kerastl's progress; unless `verbose`, discard C-level output (TensorFlow, converters)
+    and filter dependency warnings, for the duration of the command only. Python's
+    own output (progress, results, errors) stays where it was."""
+    logger = logging.getLogger("kerastl")
+    quieted = [] if verbose else [logging.getLogger(n) for n in ("tensorflow", "absl", "tf2onnx", "h5py")]
+    levels = [(lg, lg.level) for lg in quieted]
+    saved = {} if verbose else {fd: os.dup(fd) for fd in (1, 2)}
+    streams = sys.stdout, sys.stderr
+    log = None if verbose else open(os.devnull, "wb")
+    with warnings.catch_warnings():
+        for pattern in [] if verbose else NOISE:
+            warnings.filterwarnings("ignore", message=pattern)
+        for lg in quieted:
+            lg.setLevel(logging.ERROR)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if saved and sys.stdout is sys.__stdout__:  # keep Python's output on the terminal
+            sys.stdout = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+        if saved and sys.stderr is sys.__stderr__:
+            sys.stderr = os.fdopen(os.dup(saved[2]), "w", buffering=1)
+        for fd in saved:
+            os.dup2(log.fileno(), fd)
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(_Elapsed())
+        logger.addHandler(handler)
+        previous_level, logger.level, logger.propagate = logger.level, logging.INFO, False
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(previous_level)
+            logger.propagate = True
+            for lg, level in levels:
+                lg.setLevel(level)
+            for stream, original in zip((sys.stdout, sys.stderr), streams):
+                stream.flush()
+                if stream is not original:
+                    stream.close()
+            sys.stdout, sys.stderr = streams
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
+            if log is not None:
+                log.close()
+
+
+def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        with _quiet(args.verbose):
+            return args.func(args)
     except KerastlError as error:
         print(f"kerastl: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("kerastl: interrupted", file=sys.stderr)
+        return 130

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kerastl.train.run import train_run
 from kerastl.zoo.local import ASSETS
@@ -9,8 +10,7 @@ from kerastl.zoo.local import ASSETS
 DATA = ASSETS / "sign_digits"
 
 
-def run(out: str | Path = "runs/demo", *, head_epochs: int = 100, fine_tune_epochs: int = 4,
-        export: bool = True) -> dict:
-    """Two-phase transfer learning on the bundled 500 + 200 sign-digit photos; writes `out` (see train_run)."""
-    return train_run(DATA, out, head_epochs=head_epochs, fine_tune_epochs=fine_tune_epochs, export=export,
-                     name="sign_digits", overwrite=True)
+def run(out: str | Path = "runs/demo", *, export: bool = True, overwrite: bool = True, **options: Any) -> dict:
+    """The default recipe (kerastl.train.options) on the bundled 500 + 200 sign-digit photos; writes the
+    run directory `out` (see train_run) and exports as `sign_digits`. `options` override the defaults."""
+    return train_run(DATA, out, export=export, overwrite=overwrite, **{"name": "sign_digits", **options})

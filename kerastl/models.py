@@ -14,7 +14,7 @@ from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze as freeze_blocks
 from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
-from kerastl.heads import TASKS, hub_task, task_of
+from kerastl.heads import TASKS, TaskModel, task_of
 from kerastl.zoo import BackboneSpec, get
 from kerastl.zoo.pyramid import pyramid_model
 
@@ -133,7 +133,7 @@ def _image_model(name: str, num_classes: int, task: str, weights, input_shape, d
     inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
     features = (pyramid_model(spec, backbone) if TASKS[task].pyramid else backbone)(inputs)
     outputs = TASKS[task].head(features, inputs=inputs, num_classes=num_classes, dropout=dropout)
-    model = keras.Model(inputs, outputs, name=f"{backbone.name}_{task}")
+    model = TaskModel(inputs, outputs, name=f"{backbone.name}_{task}", task=task)
     if weights_file is not None:
         weights_lib.load_file(model, backbone, weights_file)
     return model
@@ -157,7 +157,7 @@ def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimiz
     """
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         optimizer = keras.optimizers.Adam(optimizer)
-    if hub_task(model) == "detection":  # a KerasHub RetinaNet: its own focal + Huber losses
+    if task_of(model) == "detection":  # a KerasHub RetinaNet: its own focal + Huber losses
         model.compile(optimizer=optimizer)
         return model
     task = TASKS[task_of(model)]

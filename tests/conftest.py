@@ -28,3 +28,29 @@ def _fresh_keras_session():
 
     yield
     keras.backend.clear_session()
+
+
+DEMO_DATA = ROOT / "kerastl" / "assets" / "sign_digits"
+
+
+def photo_folder(root: Path, classes=("0", "1", "2"), per_class: int = 8, split: str = "train") -> Path:
+    """`root/<class>/` holding copies of the bundled sign-digit photos of `split`; returns `root`."""
+    import shutil
+
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for photo in sorted((DEMO_DATA / split / name).iterdir())[:per_class]:
+            shutil.copy(photo, root / name / photo.name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """`kerastl demo --no-export` at 64 px through the CLI: one real run directory that the run and CLI
+    tests inspect (a run's export is tested by tests/test_resume.py, exports by tests/test_export.py)."""
+    from kerastl import cli
+
+    out = tmp_path_factory.mktemp("demo") / "run"
+    assert cli.main(["demo", "--out", str(out), "--image-size", "64", "--head-epochs", "40",
+                     "--fine-tune-epochs", "1", "--no-export"]) == 0
+    return out

@@ -44,6 +44,26 @@ def exported(trained, tmp_path_factory):
     return out, out / "signs" / "3", report
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"formats": ("pdf",)}, "formats must be"),
+    ({"quantize": ("int4",)}, "quantize must be"),
+    ({"formats": ("tflite",), "quantize": ("int8",)}, "int8 needs representative_data"),
+    ({"formats": ("onnx",), "version": 0}, "version must be a positive int"),
+    ({"formats": ("onnx",), "name": "../x"}, "name must be"),
+    ({"formats": ("onnx",), "labels": ["a"]}, "1 labels for a model with 10 outputs"),
+    ({"formats": ("onnx",), "verify_data": np.zeros((2, 32, 32, 3))}, r"shape \(n, 64, 64, 3\)"),
+    ({"formats": ("onnx",), "verify_data": None}, "pass verify_data"),
+    ({"formats": ("onnx",), "thresholds": {"onxx": ("max_abs_diff", 1)}}, "thresholds keys"),
+])
+def test_bad_arguments_are_typed_errors(trained, tmp_path, kwargs, message):
+    model, _, xh = trained
+    kwargs = {"verify_data": xh, **kwargs}
+    formats = kwargs.pop("formats", ("onnx",))
+    with pytest.raises(kerastl.InvalidArgumentError, match=message):
+        kerastl.export(model, tmp_path, formats, **kwargs)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_layout_and_report(exported):
     out, version_dir, report = exported
     assert sorted(p.name for p in out.iterdir()) == ["signs"] and [p.name for p in (out / "signs").iterdir()] == ["3"]
@@ -92,6 +112,11 @@ def test_served_signatures_and_bad_inputs(trained, exported):
         loaded.signatures["serving_default"](image=tf.zeros([1, 32, 32, 3]))
     with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a float tensor but is a int32"):
         loaded.signatures["serving_default"](image=tf.zeros([1, 64, 64, 3], tf.int32))
+    for bad in (np.nan, np.inf):  # rejected, not answered with a made-up class
+        image = xh[:1].copy()
+        image[0, 5, 5, 0] = bad
+        with pytest.raises(tf.errors.InvalidArgumentError, match="image pixels must be finite numbers"):
+            loaded.signatures["serving_default"](image=tf.constant(image))
 
 
 def test_warmup_requests_name_the_model(exported):
@@ -182,26 +207,6 @@ def test_existing_version_is_refused_and_failed_exports_leave_nothing(trained, e
     assert caught[0].filename == __file__  # the warning points at the caller's line
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"formats": ("pdf",)}, "formats must be"),
-    ({"quantize": ("int4",)}, "quantize must be"),
-    ({"formats": ("tflite",), "quantize": ("int8",)}, "int8 needs representative_data"),
-    ({"formats": ("onnx",), "version": 0}, "version must be a positive int"),
-    ({"formats": ("onnx",), "name": "../x"}, "name must be"),
-    ({"formats": ("onnx",), "labels": ["a"]}, "1 labels for a model with 10 outputs"),
-    ({"formats": ("onnx",), "verify_data": np.zeros((2, 32, 32, 3))}, r"shape \(n, 64, 64, 3\)"),
-    ({"formats": ("onnx",), "verify_data": None}, "pass verify_data"),
-    ({"formats": ("onnx",), "thresholds": {"onxx": ("max_abs_diff", 1)}}, "thresholds keys"),
-])
-def test_bad_arguments_are_typed_errors(trained, tmp_path, kwargs, message):
-    model, _, xh = trained
-    kwargs = {"verify_data": xh, **kwargs}
-    formats = kwargs.pop("formats", ("onnx",))
-    with pytest.raises(kerastl.InvalidArgumentError, match=message):
-        kerastl.export(model, tmp_path, formats, **kwargs)
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_onnx_of_a_model_with_a_normalization_layer_has_one_input(tmp_path):
     """FACTS.md trap: EfficientNetB0's Normalization constants leaked as ONNX inputs via model.export."""
     model = kerastl.build("efficientnet", num_classes=3, weights=None, input_shape=(32, 32, 3))
@@ -247,18 +252,3 @@ def test_tf_serving_answers_rest_and_grpc(exported, trained):
     finally:
         server.terminate()
         server.wait()
-
-
-def test_cli_export_uses_the_folder_class_names_as_labels(trained, tmp_path):
-    from kerastl import cli
-    from kerastl.demo import DATA
-
-    model, _, _ = trained
-    model.save(tmp_path / "m.keras")
-    args = [str(tmp_path / "m.keras"), str(tmp_path / "out"), "--data", str(DATA), "--name", "digits",
-            "--version", "2", "--formats", "onnx"]
-    assert cli.main(["export", *args]) == 0
-    version_dir = tmp_path / "out" / "digits" / "2"
-    assert (version_dir / "labels.txt").read_text().split() == [str(i) for i in range(10)]
-    assert json.loads((version_dir / "export_report.json").read_text())["images"] == 200
-    assert cli.main(["export", *args]) == 2  # the version exists: a typed error, exit status 2

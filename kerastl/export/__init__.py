@@ -21,12 +21,13 @@ import keras
 import numpy as np
 
 from kerastl.errors import ExportVerificationError, InvalidArgumentError
-from kerastl.heads import TASKS, hub_task, task_of
+from kerastl.heads import HUB_TASKS, TASKS, task_of
 from kerastl.export import hub_tasks
 from kerastl.export.onnx_format import write_onnx
 from kerastl.export.saved_model import write_saved_model
 from kerastl.export.tflite import MODES, write_tflite
 from kerastl.io import atomic_dir
+from kerastl.progress import logger, phase
 
 FORMATS = ("saved_model", "tflite", "onnx")
 VERIFY_IMAGES = 256  # enough that one disagreement in a hundred shows
@@ -68,7 +69,7 @@ def export(
     if set(thresholds or {}) - set(THRESHOLDS):
         raise InvalidArgumentError(f"thresholds keys must be among {sorted(THRESHOLDS)}, got {sorted(thresholds)}")
     bounds = {**THRESHOLDS, **(thresholds or {})}
-    if hub_task(model):
+    if task_of(model) in HUB_TASKS:
         return _warn_misses(hub_tasks.export_saved_model(
             model, out_dir, formats, name=_checked_name(name, version), version=version, verify_data=verify_data,
             threshold=bounds["saved_model"], strict=strict))
@@ -96,7 +97,8 @@ def export(
     with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
         artefacts = {}
         if "saved_model" in formats:
-            write_saved_model(model, task, tmp, labels, name, images)
+            with phase("export: SavedModel (3 signatures, warm-up requests)"):
+                write_saved_model(model, task, tmp, labels, name, images)
             artefacts["saved_model"] = "."
         if "tflite" in formats:
             (tmp / "tflite").mkdir()
@@ -104,7 +106,8 @@ def export(
                 artefacts[f"tflite_{mode}"] = str(path.relative_to(tmp))
         if "onnx" in formats:
             (tmp / "onnx").mkdir()
-            write_onnx(model, tmp / "onnx" / f"{name}.onnx", task.key)
+            with phase("export: ONNX"):
+                write_onnx(model, tmp / "onnx" / f"{name}.onnx", task.key)
             artefacts["onnx"] = f"onnx/{name}.onnx"
         if labels is not None:
             (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
@@ -112,6 +115,13 @@ def export(
                   "artefacts": verify(model, tmp, artefacts, images, bounds)}
         finish(tmp, report, strict)
     return _warn_misses(report)
+
+
+def check_formats(formats: tuple[str, ...], quantize: tuple[str, ...] | None = None) -> None:
+    """InvalidArgumentError for an unknown format or TFLite mode: lets a caller refuse them before any work."""
+    _check(tuple(formats), FORMATS, "formats")
+    if quantize is not None:
+        _check(tuple(quantize), MODES, "quantize")
 
 
 def finish(tmp: Path, report: dict, strict: bool) -> dict:
@@ -142,7 +152,8 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
     """Run every artefact in a fresh Python process on `images`; compare with `model.predict`."""
     task = TASKS[task_of(model)]
     reference = model.predict(images, batch_size=32, verbose=0)
-    measured = run_fresh(root, artefacts, images, task.key)
+    with phase(f"verifying {len(artefacts)} artefact(s) on {len(images)} images in a fresh process"):
+        measured = run_fresh(root, artefacts, images, task.key)
     rows = {}
     for artefact, relpath in artefacts.items():
         got = np.asarray(measured[artefact].pop("outputs"))
@@ -153,6 +164,8 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
         signatures_ok = all(d <= 1e-4 for d in row.get("signatures_max_abs_diff", {}).values())
         rows[artefact] = {**row, "threshold": {measure: bound},
                           "passed": bool(passes(row[measure], measure, bound) and signatures_ok)}
+        logger.info("  %s: %s %.4g (bound %g): %s (checked in %.1f s)", artefact, measure, row[measure], bound,
+                    "ok" if rows[artefact]["passed"] else "MISSED", row["seconds"])
     return rows
 
 

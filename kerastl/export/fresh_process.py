@@ -25,18 +25,27 @@ def p50_ms(run, x: np.ndarray, repeats: int) -> float:
     return round(1000 * statistics.median(times), 3)
 
 
-def predict(run, images: np.ndarray, batch: int = 32) -> np.ndarray:
-    return np.concatenate([run(images[i:i + batch]) for i in range(0, len(images), batch)])
+def predict(run, images: np.ndarray, batch: int = 32) -> tuple[np.ndarray, float | None]:
+    """(outputs on `images` in batches of `batch`, p50 ms of a full batch when there are 3 or more)."""
+    run(images[:batch])  # warm-up
+    outputs, times = [], []
+    for i in range(0, len(images), batch):
+        start = time.perf_counter()
+        outputs.append(run(images[i:i + batch]))
+        if len(outputs[-1]) == batch:
+            times.append(time.perf_counter() - start)
+    return np.concatenate(outputs), round(1000 * statistics.median(times), 3) if len(times) >= 3 else None
 
 
 def _signatures(path: Path, images: np.ndarray, key: str) -> dict[str, float]:
     """Max |Δ| of serving_uint8 (integer pixels) and serving_bytes (PNG, same size) vs serving_default."""
     import tensorflow as tf
 
+    loaded = tf.saved_model.load(str(path))
     pixels = np.clip(np.round(images), 0, 255).astype("uint8")
-    default = runners.saved_model(path, key)(pixels.astype("float32"))
-    as_uint8 = runners.saved_model(path, key, "serving_uint8")(pixels)
-    function = tf.saved_model.load(str(path)).signatures["serving_bytes"]
+    default = runners.saved_model(path, key, loaded=loaded)(pixels.astype("float32"))
+    as_uint8 = runners.saved_model(path, key, "serving_uint8", loaded=loaded)(pixels)
+    function = loaded.signatures["serving_bytes"]
     encoded = tf.constant([tf.io.encode_png(p).numpy() for p in pixels])
     as_bytes = function(image_bytes=encoded)[key].numpy()
     return {"serving_uint8": float(np.abs(as_uint8 - default).max()),
@@ -49,11 +58,14 @@ def main(argv: list[str]) -> None:
     results = {}
     for item in argv[4:]:
         artefact, relpath = item.split("=", 1)
+        start = time.perf_counter()
         run = runners.load(artefact, root / relpath, key)
-        results[artefact] = {"outputs": predict(run, images).tolist(), "p50_ms_b1": p50_ms(run, images[:1], 20),
-                             "p50_ms_b32": p50_ms(run, batch32, 5)}
+        outputs, batch_ms = predict(run, images)
+        results[artefact] = {"outputs": outputs.tolist(), "p50_ms_b32": batch_ms or p50_ms(run, batch32, 3),
+                             "p50_ms_b1": p50_ms(run, images[:1], 20)}
         if artefact == "saved_model" and ":" not in key and images.dtype.kind == "f":  # image classifiers
             results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8], key)
+        results[artefact]["seconds"] = round(time.perf_counter() - start, 2)
     out.write_text(json.dumps(results))
 
 

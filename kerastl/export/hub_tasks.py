@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerastl.errors import InvalidArgumentError
-from kerastl.heads import hub_task
+from kerastl.heads import task_of
 from kerastl.io import atomic_dir
 
 def _endpoint(model: keras.Model, task: str):
@@ -44,7 +44,7 @@ def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: 
     (measure, bound) on the probabilities (detection: max_abs_diff only)."""
     from kerastl.export import finish, passes, run_fresh
 
-    task = hub_task(model)
+    task = task_of(model)
     measure, bound = threshold
     if task == "detection" and measure != "max_abs_diff":
         raise InvalidArgumentError(f"detection exports are checked on max_abs_diff (anchor probabilities), not {measure}")

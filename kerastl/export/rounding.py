@@ -114,22 +114,38 @@ def _layer_inputs(model: keras.Model, layers: list, images: np.ndarray) -> list[
     return [found[id(layer)] for layer in layers]
 
 
+def _patches(layer, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Up to PATCHES_PER_BATCH input patches of `layer` at random output positions: (patches, taps), taps
+    ordered (kh, kw, channels) like the kernel. Only the sampled patches are gathered."""
+    if isinstance(layer, keras.layers.Dense):
+        rows = x.reshape(-1, x.shape[-1])
+        return rows[rng.choice(len(rows), min(len(rows), PATCHES_PER_BATCH), replace=False)]
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
+    _, height, width, _ = x.shape
+    if layer.padding == "same":  # TensorFlow's SAME: the extra row/column of padding goes last
+        out_h, out_w = -(-height // sh), -(-width // sw)
+        pad_h = max((out_h - 1) * sh + (kh - 1) * dh + 1 - height, 0)
+        pad_w = max((out_w - 1) * sw + (kw - 1) * dw + 1 - width, 0)
+        x = np.pad(x, ((0, 0), (pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0)))
+    else:
+        out_h, out_w = (height - (kh - 1) * dh - 1) // sh + 1, (width - (kw - 1) * dw - 1) // sw + 1
+    positions = len(x) * out_h * out_w
+    index = rng.choice(positions, min(positions, PATCHES_PER_BATCH), replace=False)
+    image, rest = np.divmod(index, out_h * out_w)
+    oy, ox = np.divmod(rest, out_w)
+    ys = oy[:, None] * sh + np.arange(kh) * dh
+    xs = ox[:, None] * sw + np.arange(kw) * dw
+    return x[image[:, None, None], ys[:, :, None], xs[:, None, :]].reshape(len(index), -1)
+
+
 def _moments(layer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(Σppᵀ, Σp) over sampled input patches p of `layer`: (taps, taps) and (taps,), or per channel
     (channels, taps, taps) and (channels, taps) for a depthwise layer, whose channels see separate patches."""
-    if isinstance(layer, keras.layers.Dense):
-        p = x.reshape(-1, x.shape[-1])
-    else:
-        kh, kw = layer.kernel_size
-        p = tf.image.extract_patches(x, sizes=[1, kh, kw, 1], strides=[1, *layer.strides, 1],
-                                     rates=[1, *layer.dilation_rate, 1], padding=layer.padding.upper()).numpy()
-        p = p.reshape(-1, p.shape[-1])
-    if len(p) > PATCHES_PER_BATCH:
-        p = p[np.random.default_rng(0).choice(len(p), PATCHES_PER_BATCH, replace=False)]
+    p = _patches(layer, x, np.random.default_rng(0))
     if isinstance(layer, keras.layers.DepthwiseConv2D):
-        p = p.reshape(len(p), -1, x.shape[-1])  # (patches, kh*kw, channels): extract_patches orders (kh, kw, c)
-        return np.einsum("pic,pjc->cij", p, p).astype(np.float64), p.sum(0).T.astype(np.float64)
-    return (p.T @ p).astype(np.float64), p.sum(0).astype(np.float64)
+        per_channel = p.reshape(len(p), -1, x.shape[-1]).transpose(2, 0, 1)  # (channels, patches, kh*kw)
+        return (per_channel.transpose(0, 2, 1) @ per_channel).astype(np.float64), per_channel.sum(1, dtype=np.float64)
+    return (p.T @ p).astype(np.float64), p.sum(0, dtype=np.float64)
 
 
 def _round(layer, moment: np.ndarray, first: np.ndarray, bias_error: np.ndarray | None, passes: int,

@@ -11,8 +11,9 @@ import numpy as np
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def saved_model(path: Path, key: str, signature: str = "serving_default") -> Runner:
-    """`key` "SIGNATURE:OUTPUT" picks another signature (the detector's `raw`)."""
+def saved_model(path: Path, key: str, signature: str = "serving_default", loaded=None) -> Runner:
+    """`key` "SIGNATURE:OUTPUT" picks another signature (the detector's `raw`); `loaded`: the SavedModel
+    at `path` if already loaded."""
     import tensorflow as tf
 
     if ":" in key:
@@ -21,7 +22,7 @@ def saved_model(path: Path, key: str, signature: str = "serving_default") -> Run
         import tensorflow_text  # noqa: F401  (registers the tokenizer ops of text models)
     except ImportError:
         pass
-    function = tf.saved_model.load(str(path)).signatures[signature]
+    function = (loaded or tf.saved_model.load(str(path))).signatures[signature]
     name = next(iter(function.structured_input_signature[1]))
     return lambda x: function(**{name: tf.constant(x)})[key].numpy()
 

@@ -5,6 +5,8 @@
 - serving_bytes:   `image_bytes` string (batch,), encoded JPEG/PNG/GIF/BMP, decoded and resized inside
 Each returns the model output under the task's key (`probabilities`, `values`, `embedding`); argmax
 tasks add `class_id` int32 (per image, or per pixel for segmentation), classification adds `label`.
+A request with NaN or Inf pixels, or of another image size, fails with INVALID_ARGUMENT (HTTP 400)
+instead of returning a made-up class.
 """
 from __future__ import annotations
 
@@ -22,10 +24,13 @@ SIGNATURES = ("serving_default", "serving_uint8", "serving_bytes")
 
 def _signatures(model: keras.Model, task: Task, labels: list[str] | None) -> dict:
     height, width = model.inputs[0].shape[1:3]
+    spec = tf.TensorSpec([None, height, width, 3], tf.float32, name="image")
 
+    @tf.function(input_signature=[spec])  # traced once; the other signatures call it
     def predict(pixels):
         # A clear INVALID_ARGUMENT for a wrong image size (runtimes do not check placeholder shapes).
         pixels = tf.ensure_shape(pixels, [None, height, width, 3])
+        pixels = tf.debugging.assert_all_finite(pixels, "image pixels must be finite numbers (found NaN or Inf)")
         outputs = {task.key: tf.cast(model(pixels, training=False), tf.float32)}
         if task.argmax:
             outputs["class_id"] = tf.argmax(outputs[task.key], axis=-1, output_type=tf.int32)
@@ -38,7 +43,7 @@ def _signatures(model: keras.Model, task: Task, labels: list[str] | None) -> dic
         return tf.image.resize(image, (height, width))  # bilinear, as keras.utils.image_dataset_from_directory
 
     return {
-        "serving_default": (predict, tf.TensorSpec([None, height, width, 3], tf.float32, name="image")),
+        "serving_default": (predict, spec),
         "serving_uint8": (lambda image: predict(tf.cast(image, tf.float32)),
                           tf.TensorSpec([None, height, width, 3], tf.uint8, name="image")),
         "serving_bytes": (lambda image_bytes: predict(tf.map_fn(decode, image_bytes, fn_output_signature=tf.float32)),

@@ -1,4 +1,4 @@
-"""Task heads: a small table of (head function, loss, metrics); the head's output layer names the task."""
+"""Task heads: a small table of (head function, loss, metrics), and the record of a model's task."""
 from __future__ import annotations
 
 import functools
@@ -58,23 +58,34 @@ TASKS = {
 }
 
 
+HUB_TASKS = ("detection", "text_classification")  # KerasHub task models: their own export and compile paths
+
+
+@keras.saving.register_keras_serializable(package="kerastl")
+class TaskModel(keras.Model):
+    """A functional image model built by kerastl that records its task (a key of TASKS); the task is
+    saved in the model's config, so a reloaded model knows it too (`keras.models.clone_model` passes
+    no task: a clone records none)."""
+
+    def __init__(self, inputs, outputs, name=None, **kwargs):  # Functional's signature: saved as functional
+        task = kwargs.pop("task", None)
+        if task is not None and task not in TASKS:
+            raise InvalidArgumentError(f"unknown task {task!r}; choose one of {tuple(TASKS)}")
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        self.kerastl_task = task
+
+    def get_config(self):
+        return {**super().get_config(), "task": self.kerastl_task}
+
+
 def task_of(model: keras.Model) -> str:
-    """The task of a model built by kerastl, from its output layer's name."""
-    output = model.output_names[0]
-    for name, task in TASKS.items():
-        if task.output == output:
-            return name
-    raise InvalidArgumentError(f"model {model.name!r} has no kerastl task head (output layer {output!r})")
+    """The task a kerastl model records: a TaskModel's `task`, or its KerasHub task class's
+    (`kerastl_task`: "detection", "text_classification")."""
+    task = getattr(model, "kerastl_task", None)
+    if task is None:
+        raise InvalidArgumentError(f"model {model.name!r} was not built by kerastl.build() (it records no task); "
+                                   "build it with kerastl.build(name, num_classes, task=...)")
+    return task
 
 
-def hub_task(model: keras.Model) -> str | None:
-    """"detection" (a KerasHub RetinaNet), "text_classification" (a KerasHub encoder with its
-    preprocessor), or None: an image model whose task `task_of` reads from its output layer."""
-    if "cls_logits" in model.output_names:
-        return "detection"
-    if isinstance(model.input, dict) and getattr(model, "preprocessor", None) is not None:
-        return "text_classification"
-    return None
-
-
-__all__ = ["TASKS", "SupervisedContrastiveLoss", "Task", "hub_task", "segmentation", "task_of"]
+__all__ = ["HUB_TASKS", "TASKS", "SupervisedContrastiveLoss", "Task", "TaskModel", "segmentation", "task_of"]

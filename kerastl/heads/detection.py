@@ -38,12 +38,19 @@ def pyramid_encoder(spec: BackboneSpec, backbone: keras.Model) -> PyramidEncoder
     return PyramidEncoder(backbone.inputs, outputs, name=backbone.name)
 
 
-def retinanet(encoder: PyramidEncoder, num_classes: int, head_convs: int = 2) -> keras_hub.models.RetinaNetObjectDetector:
+@keras.saving.register_keras_serializable(package="kerastl")
+class Detector(keras_hub.models.RetinaNetObjectDetector):
+    """KerasHub's RetinaNetObjectDetector as kerastl builds it: the same model, recording its task."""
+
+    kerastl_task = "detection"
+
+
+def retinanet(encoder: PyramidEncoder, num_classes: int, head_convs: int = 2) -> Detector:
     """RetinaNet (FPN P3–P5, anchors 3 scales × 3 ratios, focal loss) with `head_convs` conv layers per head."""
     backbone = keras_hub.models.RetinaNetBackbone(
         image_encoder=encoder, min_level=LEVELS[0], max_level=LEVELS[-1], use_p5=False,
         image_shape=tuple(encoder.inputs[0].shape[1:]))
-    detector = keras_hub.models.RetinaNetObjectDetector(
+    detector = Detector(
         backbone=backbone, num_classes=num_classes, bounding_box_format=BOX_FORMAT,
         pre_logits_num_conv_layers=head_convs, classification_head_prior_probability=PRIOR)
     # keras-hub 0.32 gives the focal-loss prior bias to the *box* head (deltas start at -4.6, every class

@@ -34,6 +34,8 @@ class MeanPoolTextClassifier(keras_hub.models.TextClassifier):
     """Encoder -> mask-aware mean of the token vectors (`avg_pool`) -> dropout -> softmax `predictions`.
     Mean pooling, not [CLS]: sentence encoders such as MiniLM are trained for it."""
 
+    kerastl_task = "text_classification"
+
     def __init__(self, backbone, num_classes: int, preprocessor=None, dropout: float = 0.1, **kwargs):
         self.backbone, self.preprocessor = backbone, preprocessor
         inputs = backbone.input

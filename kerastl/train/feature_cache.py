@@ -5,12 +5,15 @@ nothing is copied back, and the full model is ready for fine-tuning or export.
 """
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerastl.freeze import find_backbone
 from kerastl.heads import TASKS, task_of
+from kerastl.progress import logger
 
 FEATURE_LAYER = "avg_pool"
 
@@ -40,10 +43,14 @@ def extract(run, dataset: tf.data.Dataset, copies: int = 1) -> tuple[np.ndarray,
     """Features (`run(images)`) and labels of `dataset`, `copies` passes (more than one only helps with
     augmentation)."""
     xs, ys = [], []
+    start = time.perf_counter()
     for _ in range(copies):
         for images, labels in dataset:
             xs.append(tf.nest.map_structure(lambda t: t.numpy(), run(images)))
             ys.append(labels.numpy())
+    seconds = time.perf_counter() - start
+    count = sum(len(y) for y in ys)
+    logger.info("features of %d images in %.1f s (%.0f images/s)", count, seconds, count / max(seconds, 1e-9))
     return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *xs), np.concatenate(ys)
 
 
@@ -56,6 +63,7 @@ def fit_head(
     learning_rate: float = 1e-3,
     batch_size: int = 32,
     copies: int = 1,
+    callbacks: list | None = None,
     verbose: int = 0,
 ) -> keras.callbacks.History:
     """Train the head of `model` on cached backbone features of `train` (val scored on cached features too)."""
@@ -66,4 +74,5 @@ def fit_head(
     task = TASKS[task_of(model)]
     head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss(),
                  metrics=task.metrics(head.outputs[0].shape[-1]))
-    return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose,
+                    callbacks=callbacks)

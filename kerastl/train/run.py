@@ -3,86 +3,108 @@
     <out>/model.keras  best.keras  labels.txt  metrics.json  history.csv  curves.png  confusion.png  MODEL_CARD.md
     <out>/export/<name>/1/   (with export=True: SavedModel, TFLite, ONNX and export_report.json)
 
-While it trains, `<out>.work/` holds the fine-tuning backup: run the same call again after an
-interruption and phase 2 resumes from its last finished epoch (phase 1 is re-run: it is cheap).
+`<out>` appears only when the whole run has succeeded (it is built under a temporary name). While the
+run trains, `<out>.work/` holds its state, stamped with the run's fingerprint (the data listing, the
+options, the kerastl version): the same call after an interruption resumes from it (phase 2 from its
+last finished epoch; a finished training goes straight to evaluation and export); any other run is
+refused that directory unless it passes `overwrite=True`, which discards it.
 """
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
+import os
 import shutil
 import time
+import warnings
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from kerastl.data import image_folder, tfds_images
+from kerastl.errors import InvalidArgumentError
+from kerastl.export import FORMATS, check_formats, table
 from kerastl.export import export as export_model
-from kerastl.export import table
-from kerastl.io import atomic_dir
+from kerastl.io import atomic_dir, atomic_file, clean_partials, write_text
 from kerastl.models import build
-from kerastl.train.callbacks import run_callbacks
+from kerastl.progress import logger, phase
+from kerastl.train.callbacks import read_history, run_callbacks
+from kerastl.train.options import describe, resolve
 from kerastl.train.recipes import fine_tune
 from kerastl.train.reports import confusion_matrix, predict_labels, save_confusion, save_curves
 from kerastl.zoo import get
 
+FINGERPRINT = "fingerprint.json"
+TRAINED = "trained.keras"  # in <out>.work/: training finished, only evaluation and export remain
 
-def train_run(
-    data: str | Path,
-    out: str | Path,
-    *,
-    backbone: str = "efficientnet_lite0",
-    recipe: str = "two_phase",
-    head_epochs: int = 100,
-    fine_tune_epochs: int = 4,
-    unfreeze_blocks: int = 3,
-    learning_rate: float = 1e-3,
-    image_size: int | None = None,
-    precision: str = "float32",
-    patience: int | None = None,
-    tfds_dir: str | None = None,
-    export: bool = True,
-    name: str = "model",
-    seed: int = 0,
-    overwrite: bool = False,
-) -> dict:
-    """Train `backbone` on `data` with `recipe`; write the run directory.
+
+def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats: tuple[str, ...] | None = None,
+              quantize: tuple[str, ...] | None = None, overwrite: bool = False, **options: Any) -> dict:
+    """Train on `data` and write the run directory `out`; returns metrics.json's content.
 
     `data`: a folder (<class>/<image>, or train/ + val/), or "tfds:<name>" (TFDS train/test splits,
-    prepared in `tfds_dir`).
+    prepared in `tfds_dir`). `options`: kerastl.train.options.OPTIONS (backbone, recipe, epochs, ...),
+    all checked before any data is read. An existing `out` is refused unless `overwrite`. `export`:
+    verified exports in `out/export/` (`formats` and `quantize` as in kerastl.export; default all).
     """
-    keras.utils.set_random_seed(seed)
+    options = resolve(options, "train_run")
+    if export:
+        check_formats(formats or FORMATS, quantize)
+    spec = get(options["backbone"])
+    out, work = Path(out), Path(f"{out}.work")
+    if out.exists() and not overwrite:
+        raise InvalidArgumentError(f"{str(out)!r} already exists; choose another --out or pass --overwrite")
+    clean_partials(out)
+    fingerprint = _fingerprint(data, options)
+    resumed = _resumes(work, fingerprint, overwrite)
     started = time.perf_counter()
-    spec = get(backbone)
-    size = image_size or spec.input_size
-    if str(data).startswith("tfds:"):
-        images = tfds_images(str(data)[5:], data_dir=tfds_dir, image_size=(size, size), seed=seed)
-    else:
-        images = image_folder(data, image_size=(size, size), seed=seed)
-    model = build(backbone, num_classes=len(images.class_names), input_shape=(size, size, 3), precision=precision)
+    keras.utils.set_random_seed(options["seed"])
+    size = options["image_size"] or spec.input_size
+    with phase("indexing the images"):
+        if str(data).startswith("tfds:"):
+            images = tfds_images(str(data)[5:], data_dir=options["tfds_dir"], image_size=(size, size),
+                                 seed=options["seed"])
+        else:
+            images = image_folder(data, image_size=(size, size), seed=options["seed"])
     n_train = sum(int(y.shape[0]) for _, y in images.train)
     n_val = sum(int(y.shape[0]) for _, y in images.val) if images.val is not None else 0
-    print(f"[1/4] {spec.name}, {n_train} training / {n_val} held-out images, {len(images.class_names)} classes; "
-          f"recipe {recipe}: head {head_epochs} epochs on cached features, then {fine_tune_epochs} epochs "
-          f"with the top {unfreeze_blocks} blocks at lr/10")
-    mark = time.perf_counter()
-    work = Path(f"{out}.work")
-    callbacks = run_callbacks(work, monitor="val_accuracy" if images.val is not None else "accuracy",
-                              patience=patience)
-    histories = fine_tune(model, images.train, images.val, recipe=recipe, head_epochs=head_epochs,
-                          fine_tune_epochs=fine_tune_epochs, unfreeze_blocks=unfreeze_blocks,
-                          learning_rate=learning_rate, callbacks=callbacks, verbose=2)
-    train_seconds = time.perf_counter() - mark
-    print("[2/4] evaluating on the held-out images")
-    evaluated = images.val if images.val is not None else images.train
-    y_true, y_pred = predict_labels(model, evaluated)
+    monitor = "val_accuracy" if images.val is not None else "accuracy"
+    if not resumed:  # the data loaded: from here on this run has state worth keeping
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        write_text(work / FINGERPRINT, json.dumps(fingerprint, sort_keys=True))
+    if (work / TRAINED).is_file():
+        logger.info("training finished before the interruption: resuming at evaluation (%s)", work)
+        model = keras.models.load_model(work / TRAINED)
+        histories = json.loads((work / "histories.json").read_text())
+    else:
+        if resumed:
+            logger.info("resuming the interrupted run from %s", work)
+        model = build(options["backbone"], num_classes=len(images.class_names), input_shape=(size, size, 3),
+                      precision=options["precision"])
+        with phase(f"training {spec.name} on {n_train} images ({describe(options)})"):
+            histories = fine_tune(
+                model, images.train, images.val, verbose=0,
+                callbacks=run_callbacks(work, monitor=monitor, patience=options["patience"]),
+                **{k: options[k] for k in ("recipe", "head_epochs", "fine_tune_epochs", "unfreeze_blocks",
+                                           "learning_rate", "fine_tune_lr_factor", "train_bn")})
+        if "fine_tune" in histories:  # the log written across resumes, not only this process's epochs
+            histories["fine_tune"] = read_history(work / "history.csv")
+        write_text(work / "histories.json", json.dumps(histories, default=float))
+        with atomic_file(work / TRAINED) as tmp:
+            model.save(tmp)
+    train_seconds = time.perf_counter() - started
+
+    with phase(f"evaluating on {n_val or n_train} {'held-out' if n_val else 'training'} images"):
+        evaluated = images.val if images.val is not None else images.train
+        y_true, y_pred = predict_labels(model, evaluated)
     matrix = confusion_matrix(y_true, y_pred, len(images.class_names))
     metrics = {
-        "backbone": spec.name, "weights": "imagenet", "data": str(data), "recipe": recipe,
-        "head_epochs": head_epochs, "fine_tune_epochs": fine_tune_epochs, "unfreeze_blocks": unfreeze_blocks,
-        "learning_rate": learning_rate, "image_size": size, "precision": precision, "patience": patience,
+        **options, "backbone": spec.name, "weights": "imagenet", "data": str(data), "image_size": size,
         "train_images": n_train, "val_images": n_val,
-        "val_accuracy_frozen": round(histories["head"].get("val_accuracy", [float("nan")])[-1], 4),
+        "val_accuracy_frozen": round(histories["head"].get("val_accuracy", [float("nan")])[-1], 4)
+        if histories["head"] else None,
         "val_accuracy": round(float((y_true == y_pred).mean()), 4),
         "seconds": {"training": round(train_seconds, 1)},
         "class_names": images.class_names, "confusion_matrix": matrix.tolist(),
@@ -97,51 +119,101 @@ def train_run(
         save_confusion(matrix, images.class_names, tmp / "confusion.png")
         report = None
         if export:
-            print("[3/4] exporting SavedModel, TFLite fp32/fp16/dynamic/int8 and ONNX, each verified on the "
-                  "held-out images in a fresh process")
-            report = export_model(model, tmp / "export", name=name, labels=images.class_names,
-                                  representative_data=images.train, verify_data=evaluated, strict=False)
+            with warnings.catch_warnings():  # the misses are in metrics.json, the card and the summary
+                warnings.filterwarnings("ignore", message="exported with strict=False")
+                report = export_model(model, tmp / "export", formats or FORMATS, name=options["name"],
+                                      labels=images.class_names, quantize=quantize, representative_data=images.train,
+                                      verify_data=evaluated, strict=False)
             metrics["export"] = {a: {k: row[k] for k in ("max_abs_diff", "top1_agreement", "size_bytes", "passed")}
                                  for a, row in report["artefacts"].items()}
-        print(f"[4/4] writing {out}/")
         metrics["seconds"]["total"] = round(time.perf_counter() - started, 1)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
-        (tmp / "MODEL_CARD.md").write_text(model_card(metrics, spec, report, name))
+        (tmp / "MODEL_CARD.md").write_text(model_card(metrics, spec, report, options["name"]))
     shutil.rmtree(work, ignore_errors=True)
-    print(f"\n| phase | held-out accuracy |\n|---|---|\n| 1: head on frozen (cached) features | "
-          f"{metrics['val_accuracy_frozen']:.3f} |\n| 2: {recipe}, top {unfreeze_blocks} blocks at lr/10 | "
-          f"{metrics['val_accuracy']:.3f} |")
-    if report:
-        missed = [a for a, row in report["artefacts"].items() if not row["passed"]]
-        print(f"\nexports in {out}/export/{name}/1/ (parity report: export_report.json)\n{table(report)}")
-        if missed:
-            print(f"missed their thresholds (kept: the run exports with strict=False): {missed}")
-    print(f"\nval_accuracy={metrics['val_accuracy']:.3f}  training {train_seconds:.0f} s, "
-          f"total {metrics['seconds']['total']:.0f} s  -> {out}/")
+    logger.info("wrote %s/", out)
     return metrics
 
 
+def _fingerprint(data: str | Path, options: dict) -> dict:
+    """What makes a run the same run: the data's file listing (names, sizes, times), the options that
+    shape training, and the kerastl version."""
+    import kerastl
+
+    listing = hashlib.sha256()
+    if str(data).startswith("tfds:"):
+        listing.update(f"{data}\0{options['tfds_dir']}".encode())
+    else:
+        root = Path(data)
+        if not root.is_dir():
+            raise InvalidArgumentError(f"--data {str(root)!r} is not a folder; expected <path>/<class>/<image>")
+        for folder, subfolders, files in os.walk(root):
+            subfolders.sort()
+            for name in sorted(files):
+                stat = os.stat(os.path.join(folder, name))
+                listing.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0{stat.st_size}\0"
+                               f"{stat.st_mtime_ns}\n".encode())
+    return {"data": str(data), "listing": listing.hexdigest(), "kerastl": kerastl.__version__,
+            "options": {k: v for k, v in options.items() if k != "name"}}
+
+
+def _resumes(work: Path, fingerprint: dict, overwrite: bool) -> bool:
+    """True when `work` holds an interrupted attempt of this very run; refuses another run's state
+    unless `overwrite` (then it is discarded once the data has loaded)."""
+    stamp = work / FINGERPRINT
+    if not work.exists():
+        return False
+    previous = json.loads(stamp.read_text()) if stamp.is_file() else None
+    if previous == fingerprint:
+        return True
+    if not overwrite:
+        before = (previous or {}).get("options", {})
+        differs = ["the data files"] if (previous or {}).get("listing") != fingerprint["listing"] else []
+        differs += [f"{k} {before.get(k)!r} -> {v!r}" for k, v in fingerprint["options"].items() if before.get(k) != v]
+        raise InvalidArgumentError(
+            f"{str(work)!r} holds the state of a different interrupted run ({'; '.join(differs[:4]) or 'no fingerprint'}"
+            f"{'; ...' if len(differs) > 4 else ''}); rerun that exact command to resume it, or pass --overwrite to "
+            "discard it")
+    return False
+
+
 def _write_history(histories: dict[str, dict[str, list[float]]], path: Path) -> None:
+    import csv
+
     keys = sorted({k for h in histories.values() for k in h})
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["phase", "epoch", *keys])
-        for phase, history in histories.items():
+        for phase_name, history in histories.items():
             for epoch in range(len(history.get("loss", []))):
-                writer.writerow([phase, epoch + 1, *(history[k][epoch] if k in history else "" for k in keys)])
+                writer.writerow([phase_name, epoch + 1, *(history[k][epoch] if k in history else "" for k in keys)])
+
+
+def summary(metrics: dict) -> str:
+    """The run's result as printed by `kerastl train` and the demo: accuracy per phase, exports."""
+    lines = ["| phase | held-out accuracy |", "|---|---|"]
+    if metrics["val_accuracy_frozen"] is not None:
+        lines.append(f"| 1: head on frozen (cached) features | {metrics['val_accuracy_frozen']:.3f} |")
+    lines.append(f"| final: {describe(metrics)} | {metrics['val_accuracy']:.3f} |")
+    if "export" in metrics:
+        lines += ["", f"exports in export/{metrics['name']}/1/ (parity report: export_report.json):", "",
+                  "| artefact | size (MB) | max abs diff | top-1 agreement | meets its threshold |", "|---|---|---|---|---|"]
+        for artefact, row in metrics["export"].items():
+            agreement = "–" if row["top1_agreement"] is None else f"{row['top1_agreement']:.3f}"
+            lines.append(f"| {artefact} | {row['size_bytes'] / 1e6:.2f} | {row['max_abs_diff']:.2e} | {agreement} | "
+                         f"{'yes' if row['passed'] else 'NO (kept, marked in the report)'} |")
+    return "\n".join(lines)
 
 
 def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
     """MODEL_CARD.md: backbone and weights provenance, data, recipe, metrics, export artefacts."""
+    frozen = "" if metrics["val_accuracy_frozen"] is None else f" (head only: {metrics['val_accuracy_frozen']:.3f})"
     lines = [
         f"# Model card: {name}", "",
         f"- **Task**: image classification, {len(metrics['class_names'])} classes: {', '.join(metrics['class_names'])}",
         f"- **Backbone**: `{spec.name}` ({spec.description}); licence: {spec.licence}",
         f"- **Data**: `{metrics['data']}` — {metrics['train_images']} training / {metrics['val_images']} held-out images",
-        f"- **Recipe**: {metrics['recipe']}: head {metrics['head_epochs']} epochs on cached frozen features at lr "
-        f"{metrics['learning_rate']}, then {metrics['fine_tune_epochs']} epochs with the top "
-        f"{metrics['unfreeze_blocks']} blocks at lr/10 (BatchNorm frozen); {metrics['image_size']} px; {metrics['precision']}",
-        f"- **Held-out accuracy**: {metrics['val_accuracy']:.3f} (head only: {metrics['val_accuracy_frozen']:.3f})",
+        f"- **Recipe**: {describe(metrics)}; {metrics['image_size']} px; {metrics['precision']}; seed {metrics['seed']}",
+        f"- **Held-out accuracy**: {metrics['val_accuracy']:.3f}{frozen}",
         "- **Input**: RGB pixels 0–255, preprocessing inside the model; output: class probabilities (float32)",
         "- **Limits**: measured only on the held-out split above; accuracy on other cameras, lighting or "
         "populations is unknown.",

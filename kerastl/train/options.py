@@ -1,0 +1,114 @@
+"""The options of a training run, defined once.
+
+`kerastl train` flags, `.toml` recipes (`zoo/*.toml`), `train_run`, the demo, `fine_tune`'s
+defaults and the run's printed summary and model card are all derived from `OPTIONS`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+from typing import Any, Mapping
+
+from kerastl.errors import InvalidArgumentError
+from kerastl.models import PRECISIONS
+
+RECIPES = ("feature_extraction", "two_phase", "gradual")
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One training option: `kind` is its Python type; `minimum` bounds numbers (inclusive)."""
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    positive: bool = False  # strictly above zero (learning rates)
+
+    def check(self, value: Any, source: str) -> Any:
+        """`value` if it has this option's type and range, else an InvalidArgumentError naming `source`."""
+        if value is None and self.default is None:
+            return None
+        ok_type = isinstance(value, self.kind) and not (self.kind is not bool and isinstance(value, bool))
+        if self.kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok_type = float(value), True
+        problem = None
+        if not ok_type:
+            problem = "must be " + {bool: "true or false", int: "an integer", float: "a number"}.get(self.kind, "a string")
+        elif self.choices is not None and value not in self.choices:
+            problem = f"must be one of {list(self.choices)}"
+        elif self.minimum is not None and value < self.minimum:
+            problem = f"must be >= {self.minimum:g}"
+        elif self.positive and value <= 0:
+            problem = "must be > 0"
+        if problem:
+            raise InvalidArgumentError(f"{source}: {self.name} {problem}, got {value!r}")
+        return value
+
+
+OPTIONS: dict[str, Option] = {option.name: option for option in (
+    Option("backbone", str, "efficientnet_lite0", "zoo name (`kerastl list`)"),
+    Option("recipe", str, "two_phase", "feature_extraction: head only; two_phase: head, then the top blocks; "
+           "gradual: head, then one more block per stage", choices=RECIPES),
+    Option("head_epochs", int, 100, "phase 1: epochs of the head on cached frozen features", minimum=0),
+    Option("fine_tune_epochs", int, 4, "phase 2: epochs with the top blocks trainable (per stage for gradual)",
+           minimum=0),
+    Option("unfreeze_blocks", int, 3, "phase 2: blocks made trainable, counted from the top", minimum=1),
+    Option("learning_rate", float, 1e-3, "phase 1 learning rate (Adam)", positive=True),
+    Option("fine_tune_lr_factor", float, 0.1, "phase 2 learning rate = learning_rate x this", positive=True),
+    Option("train_bn", bool, False, "phase 2 also trains BatchNorm statistics (default: inference mode)"),
+    Option("image_size", int, None, "square input size in pixels (default: the backbone's)", minimum=32),
+    Option("precision", str, "float32", "float32, mixed_float16 or mixed_bfloat16", choices=PRECISIONS),
+    Option("patience", int, None, "phase 2 stops after this many epochs without improvement", minimum=1),
+    Option("name", str, "model", "export name (export/<name>/1/)"),
+    Option("seed", int, 0, "seeds the held-out split, shuffling and initialisation", minimum=0),
+    Option("tfds_dir", str, None, "TensorFlow Datasets data_dir for --data tfds:NAME"),
+)}
+
+
+def default(name: str) -> Any:
+    return OPTIONS[name].default
+
+
+def resolve(values: Mapping[str, Any], source: str = "train options") -> dict[str, Any]:
+    """Every option: `values` checked (unknown keys, types, choices, ranges), defaults for the rest."""
+    unknown = sorted(set(values) - set(OPTIONS))
+    if unknown:
+        raise InvalidArgumentError(f"{source}: unknown option(s) {unknown}; allowed: {sorted(OPTIONS)}")
+    resolved = {name: option.check(values[name], source) if name in values else option.default
+                for name, option in OPTIONS.items()}
+    if resolved["recipe"] != "feature_extraction" and resolved["head_epochs"] == resolved["fine_tune_epochs"] == 0:
+        raise InvalidArgumentError(f"{source}: head_epochs and fine_tune_epochs are both 0: nothing would be trained")
+    if resolved["recipe"] == "feature_extraction" and resolved["head_epochs"] == 0:
+        raise InvalidArgumentError(f"{source}: recipe feature_extraction with head_epochs 0 trains nothing")
+    return resolved
+
+
+def read_recipe(path: str | Path) -> dict[str, Any]:
+    """The options set by a `.toml` recipe, checked (nothing else is read or loaded)."""
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except FileNotFoundError:
+        raise InvalidArgumentError(f"recipe file {str(path)!r} does not exist (zoo/*.toml are examples)") from None
+    except IsADirectoryError:
+        raise InvalidArgumentError(f"recipe {str(path)!r} is a directory; pass a .toml file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise InvalidArgumentError(f"recipe {str(path)!r} is not valid TOML: {error}") from None
+    resolve(values, str(path))
+    return values
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """One line saying what the run's recipe does, with its numbers (printed and in the model card)."""
+    head = f"head {options['head_epochs']} epochs on cached frozen features at lr {options['learning_rate']:g}"
+    if options["recipe"] == "feature_extraction" or options["fine_tune_epochs"] == 0:
+        return f"{options['recipe']}: {head}"
+    lr = options["learning_rate"] * options["fine_tune_lr_factor"]
+    blocks = ("one more of the top {n} blocks per stage" if options["recipe"] == "gradual" else "the top {n} blocks"
+              ).format(n=options["unfreeze_blocks"])
+    return (f"{options['recipe']}: {head}, then {options['fine_tune_epochs']} epochs with {blocks} trainable at "
+            f"lr {lr:g} (BatchNorm {'trained' if options['train_bn'] else 'in inference mode'})")

@@ -104,8 +104,6 @@ def _load_model(path: str):
     """(model, labels): a .keras file and the labels.txt beside it (else "0" … "n-1")."""
     import keras
 
-    import kerastl  # noqa: F401  (registers kerastl's layers for loading)
-
     file = Path(path)
     if not file.is_file():
         raise InvalidArgumentError(f"model file {path!r} does not exist (a run writes <out>/model.keras)")
@@ -207,6 +205,13 @@ def _export(args) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(values) if values else None
 
@@ -259,7 +264,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("predict", help="labels and probabilities for image files")
     s.add_argument("images", nargs="+")
     s.add_argument("--model", required=True, help="a run's model.keras (labels.txt beside it names classes)")
-    s.add_argument("--top", type=int, default=3)
+    s.add_argument("--top", type=_positive, default=3)
     s.set_defaults(func=_predict)
     s = sub.add_parser("evaluate", help="accuracy of a model on an image folder")
     s.add_argument("--model", required=True, help="a run's model.keras; labels.txt beside it maps folder names")
@@ -271,8 +276,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_evaluate)
     s = sub.add_parser("benchmark", help="inference latency and throughput of a .keras model on this machine")
     s.add_argument("model")
-    s.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 32])
-    s.add_argument("--repeats", type=int, default=10)
+    s.add_argument("--batch-sizes", type=_positive, nargs="+", default=[1, 32])
+    s.add_argument("--repeats", type=_positive, default=10)
     s.set_defaults(func=_benchmark)
     s = sub.add_parser("export", help="export a .keras classifier to SavedModel / TFLite / ONNX, verified")
     s.add_argument("model", help="a .keras file, e.g. runs/demo/model.keras")
@@ -300,50 +305,47 @@ class _Elapsed(logging.Formatter):
 
 @contextlib.contextmanager
 def _quiet(verbose: bool) -> Iterator[None]:
-    """Print kerastl's progress; unless `verbose`, discard C-level output (TensorFlow, converters)
-    and filter dependency warnings, for the duration of the command only. Python's
-    own output (progress, results, errors) stays where it was."""
+    """Print kerastl's progress; unless `verbose`, discard C-level output (TensorFlow, converters) and
+    filter dependency warnings, for the duration of the command only. Python's own output (progress,
+    results, errors) stays where it was."""
     logger = logging.getLogger("kerastl")
-    quieted = [] if verbose else [logging.getLogger(n) for n in ("tensorflow", "absl", "tf2onnx", "h5py")]
-    levels = [(lg, lg.level) for lg in quieted]
-    saved = {} if verbose else {fd: os.dup(fd) for fd in (1, 2)}
-    streams = sys.stdout, sys.stderr
-    log = None if verbose else open(os.devnull, "wb")
-    with warnings.catch_warnings():
-        for pattern in [] if verbose else NOISE:
-            warnings.filterwarnings("ignore", message=pattern)
-        for lg in quieted:
-            lg.setLevel(logging.ERROR)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        if saved and sys.stdout is sys.__stdout__:  # keep Python's output on the terminal
-            sys.stdout = os.fdopen(os.dup(saved[1]), "w", buffering=1)
-        if saved and sys.stderr is sys.__stderr__:
-            sys.stderr = os.fdopen(os.dup(saved[2]), "w", buffering=1)
-        for fd in saved:
-            os.dup2(log.fileno(), fd)
+    with contextlib.ExitStack() as stack:
+        if not verbose:
+            stack.enter_context(warnings.catch_warnings())
+            for pattern in NOISE:
+                warnings.filterwarnings("ignore", message=pattern)
+            for name in ("tensorflow", "absl", "tf2onnx", "h5py"):
+                stack.callback(logging.getLogger(name).setLevel, logging.getLogger(name).level)
+                logging.getLogger(name).setLevel(logging.ERROR)
+            stack.enter_context(_c_output_discarded())
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_Elapsed())
+        stack.callback(setattr, logger, "propagate", logger.propagate)
+        stack.callback(logger.setLevel, logger.level)
+        stack.callback(logger.removeHandler, handler)
         logger.addHandler(handler)
-        previous_level, logger.level, logger.propagate = logger.level, logging.INFO, False
-        try:
-            yield
-        finally:
-            logger.removeHandler(handler)
-            logger.setLevel(previous_level)
-            logger.propagate = True
-            for lg, level in levels:
-                lg.setLevel(level)
-            for stream, original in zip((sys.stdout, sys.stderr), streams):
-                stream.flush()
-                if stream is not original:
-                    stream.close()
-            sys.stdout, sys.stderr = streams
-            for fd, copy in saved.items():
-                os.dup2(copy, fd)
-                os.close(copy)
-            if log is not None:
-                log.close()
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        yield
+
+
+@contextlib.contextmanager
+def _c_output_discarded() -> Iterator[None]:
+    """File descriptors 1 and 2 to /dev/null (what C++ code writes to); `sys.stdout` / `sys.stderr`, if
+    they were the process's own, keep writing to the original terminal or pipe."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with contextlib.ExitStack() as stack:  # undone in reverse order, also when a step fails
+        null = stack.enter_context(open(os.devnull, "wb"))
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            copy = os.dup(fd)
+            stack.callback(os.close, copy)
+            stack.callback(os.dup2, copy, fd)
+            if getattr(sys, name) is getattr(sys, f"__{name}__"):
+                stack.callback(setattr, sys, name, getattr(sys, name))
+                setattr(sys, name, stack.enter_context(os.fdopen(os.dup(copy), "w", buffering=1)))
+            os.dup2(null.fileno(), fd)
+        yield
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze as freeze_blocks
 from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
-from kerastl.heads import TASKS, TaskModel, task_of
+from kerastl.heads import HUB_TASKS, TASKS, TaskModel, head_of, task_of
 from kerastl.zoo import BackboneSpec, get
 from kerastl.zoo.pyramid import pyramid_model
 
@@ -45,7 +45,7 @@ def _check_num_classes(num_classes, task: str) -> int:
     return num_classes
 
 
-TASK_NAMES = (*TASKS, "detection", "text_classification")
+TASK_NAMES = (*TASKS, *HUB_TASKS)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
@@ -160,7 +160,7 @@ def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimiz
     if task_of(model) == "detection":  # a KerasHub RetinaNet: its own focal + Huber losses
         model.compile(optimizer=optimizer)
         return model
-    task = TASKS[task_of(model)]
+    task = head_of(model)
     with model.distribute_strategy.scope():  # the strategy the model was built under
         model.compile(optimizer=optimizer, loss=task.loss(), metrics=task.metrics(model.outputs[0].shape[-1]))
     return model

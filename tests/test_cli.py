@@ -52,6 +52,10 @@ ROWS = [  # (id, arguments, the message's gist)
     ("only a val/ folder", ["train", "--data", "{tmp}/onlyval", "--out", "{tmp}/run", "--image-size", "32"],
      "but no train/ folder"),
     ("existing --out", ["train", "--data", "{photos}", "--out", "{tmp}/exists"], "already exists"),
+    ("--out that is a file", ["train", "--data", "{photos}", "--out", "{tmp}/bad.toml", "--overwrite"], "is a file"),
+    ("--out that holds the data", ["train", "--data", "{photos}/0", "--out", "{photos}", "--overwrite"],
+     "would replace the data folder"),
+    ("learning rate that is not finite", [*TRAIN, "--learning-rate", "nan"], "learning_rate must be a finite number"),
     ("another run's state in <out>.work", ["train", "--data", "{photos}", "--out", "{tmp}/other"],
      "holds the state of a different interrupted run"),
     ("predict on a folder", ["predict", "{photos}", "--model", "{model}"], "is a folder; pass image files"),
@@ -84,6 +88,7 @@ def test_bad_input_is_one_typed_error_line_and_leaves_nothing(arguments, message
     assert _listing(tmp_path) == before  # nothing written, nothing stale left
 
 
+@pytest.mark.e2e
 def test_a_failed_export_says_how_to_keep_or_skip_the_failing_artefacts(demo_run, tmp_path, monkeypatch, capsys):
     export_module = sys.modules["kerastl.export"]  # the package; kerastl.export is the function
     monkeypatch.setitem(export_module.THRESHOLDS, "onnx", ("max_abs_diff", -1.0))
@@ -174,6 +179,7 @@ def test_cli_benchmark_reports_latency_per_batch_size(tmp_path, capsys):
     assert set(rows) == {"1", "4"} and all(r["p50_ms"] > 0 and r["images_per_second"] > 0 for r in rows.values())
 
 
+@pytest.mark.e2e
 def test_cli_export_uses_the_folder_class_names_as_labels(demo_run, tmp_path):
     args = [str(demo_run / "model.keras"), str(tmp_path / "out"), "--data", str(DEMO_DATA), "--name", "digits",
             "--version", "2", "--formats", "onnx"]

@@ -32,6 +32,7 @@ def test_image_folder_missing_path_is_a_clear_error(tmp_path):
         image_folder(tmp_path / "nope")
 
 
+@pytest.mark.e2e
 def test_demo_writes_a_complete_run_directory(demo_run):
     files = sorted(p.name for p in demo_run.iterdir())
     assert files == ["MODEL_CARD.md", "best.keras", "confusion.png", "curves.png", "history.csv", "labels.txt",
@@ -48,6 +49,7 @@ def test_demo_writes_a_complete_run_directory(demo_run):
     assert "`efficientnet_lite0`" in card and f"{metrics['val_accuracy']:.3f}" in card
 
 
+@pytest.mark.e2e
 def test_readme_quickstart_example_runs():
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "quickstart.py"), "96"], capture_output=True,
                          text=True, timeout=600)

@@ -14,6 +14,7 @@ from tests.conftest import ROOT
 SCRIPTS = ROOT / "tests" / "scripts"
 
 
+@pytest.mark.e2e
 def test_mirrored_over_two_logical_cpus_matches_one_device():
     out = subprocess.run([sys.executable, str(SCRIPTS / "mirrored.py")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -34,6 +35,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.e2e
 def test_multi_worker_mirrored_two_local_workers_end_with_identical_weights(tmp_path):
     ports = _free_ports(2)
     outs = [tmp_path / f"worker{i}.json" for i in range(2)]

@@ -16,7 +16,7 @@ import tensorflow as tf
 import kerastl
 from tests.conftest import SIGN_DIGITS, load_images, requires_shared, sign_digit_files
 
-pytestmark = requires_shared(SIGN_DIGITS)
+pytestmark = [requires_shared(SIGN_DIGITS), pytest.mark.e2e]
 LABELS = [f"digit_{i}" for i in range(10)]
 # The 64 px test model has small margins; quantised thresholds are relaxed here (the real bounds are
 # checked by bench/export.py and the demo on the full-size model).

@@ -43,6 +43,7 @@ def _kill_when_printed(command: list[str], trigger: str) -> str:
     return "".join(printed)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("trigger, export, resumes", [
     ("head epoch 1/3", False, "resuming the interrupted run"),  # during phase 1
     ("saving best.keras", False, "resuming the interrupted run"),  # as a fine-tune checkpoint is written

@@ -44,6 +44,26 @@ def test_interrupted_run_resumes_at_epoch_3_with_identical_history(tmp_path):
     assert best.output_names == ["predictions"]
 
 
+def test_an_interrupted_file_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
+    import subprocess
+
+    from kerastl.io import atomic_file
+
+    target = tmp_path / "best.keras"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as tmp:
+            tmp.write_text("half written")
+            raise RuntimeError("the write dies here")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    dead = subprocess.Popen(["true"])  # a finished process: its leftovers are junk
+    dead.wait()
+    (tmp_path / f".best.keras.partial-{dead.pid}-00ff.keras").write_text("junk of a killed run")
+    with atomic_file(target) as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]
+
+
 def test_nan_loss_stops_training(tmp_path):
     corrupt = X.copy()
     corrupt[3] = np.nan  # one bad sample poisons the loss

@@ -70,6 +70,7 @@ def shapes_segmenter():
     return model
 
 
+@pytest.mark.e2e
 def test_segmentation_learns_generated_shapes(shapes_segmenter):
     held_out = kerastl.data.shapes(100, 64, seed=1)
     iou = keras.metrics.MeanIoU(4, sparse_y_pred=False)
@@ -77,6 +78,7 @@ def test_segmentation_learns_generated_shapes(shapes_segmenter):
     assert float(iou.result()) >= 0.8  # measured 0.97 with 400 images / 30 epochs
 
 
+@pytest.mark.e2e
 def test_segmentation_exports_per_pixel_classes(shapes_segmenter, tmp_path):
     images = kerastl.data.shapes(16, 64, seed=2).images
     report = kerastl.export(shapes_segmenter, tmp_path, ("saved_model", "tflite"), quantize=("fp32",),
@@ -88,6 +90,7 @@ def test_segmentation_exports_per_pixel_classes(shapes_segmenter, tmp_path):
     np.testing.assert_array_equal(served["class_id"].numpy(), shapes_segmenter.predict(images[:2], verbose=0).argmax(-1))
 
 
+@pytest.mark.e2e
 @requires_shared(SIGN_DIGITS)
 def test_embedding_head_improves_nearest_neighbour_retrieval(tmp_path):
     train, held_out = sign_digit_files(per_class=20, held_out=300)
@@ -118,10 +121,12 @@ def test_segmentation_builds_on_the_main_cnn_families(name):
     assert skips == [4, 8, 16, 32][:len(skips)] and len(skips) >= 3  # P4 … P1 (ConvNeXt has no P1)
 
 
-@pytest.mark.parametrize("task, key", [("multi_label", "probabilities"), ("regression", "values")])
-def test_continuous_tasks_export_a_verified_saved_model(task, key, tmp_path):
+@pytest.mark.e2e
+@pytest.mark.parametrize("task, key, formats", [("multi_label", "probabilities", ("saved_model",)),
+                                                ("regression", "values", ("saved_model", "onnx"))])
+def test_continuous_tasks_export_a_verified_saved_model(task, key, formats, tmp_path):
     model = kerastl.build("efficientnet_lite0", num_classes=3, task=task, input_shape=(32, 32, 3))
-    report = kerastl.export(model, tmp_path, ("saved_model", "onnx"), verify_data=X)
+    report = kerastl.export(model, tmp_path, formats, verify_data=X)
     assert all(row["passed"] for row in report["artefacts"].values()) and not (tmp_path / "model" / "1" / "labels.txt").exists()
     served = tf.saved_model.load(str(tmp_path / "model" / "1")).signatures["serving_default"](image=tf.constant(X[:2]))
     assert set(served) == {key}

@@ -31,6 +31,7 @@ def test_text_classifier_trains_saves_and_reloads(freeze, tmp_path):
     assert model.predict(X, verbose=0).shape == (4, 2)
 
 
+@pytest.mark.e2e
 @requires_shared(SENTENCES)
 def test_frozen_minilm_features_classify_real_sentiment():
     texts, labels = text_lines(SENTENCES / "amazon_cells_labelled.txt")
@@ -52,6 +53,7 @@ def test_text_errors():
         kerastl.build("minilm", num_classes=1, task="text_classification")
 
 
+@pytest.mark.e2e
 def test_text_classifier_exports_a_saved_model_that_takes_strings(tmp_path):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401

@@ -7,7 +7,7 @@ import kerastl
 from kerastl.train import fit_head, split_at_features
 from tests.conftest import SIGN_DIGITS, load_images, requires_shared, sign_digit_files
 
-pytestmark = requires_shared(SIGN_DIGITS)
+pytestmark = [requires_shared(SIGN_DIGITS), pytest.mark.e2e]
 
 
 @pytest.fixture(scope="module")

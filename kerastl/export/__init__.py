@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from kerastl.errors import ExportVerificationError, InvalidArgumentError
-from kerastl.heads import HUB_TASKS, TASKS, task_of
+from kerastl.heads import HUB_TASKS, head_of, task_of
 from kerastl.export import hub_tasks
 from kerastl.export.onnx_format import write_onnx
 from kerastl.export.saved_model import write_saved_model
@@ -73,7 +73,7 @@ def export(
         return _warn_misses(hub_tasks.export_saved_model(
             model, out_dir, formats, name=_checked_name(name, version), version=version, verify_data=verify_data,
             threshold=bounds["saved_model"], strict=strict))
-    task = TASKS[task_of(model)]
+    task = head_of(model)
     continuous = ("fp32", "fp16")
     formats, quantize = tuple(formats), tuple(quantize or (MODES if task.argmax else continuous))
     _check(formats, FORMATS, "formats")
@@ -150,7 +150,7 @@ def _warn_misses(report: dict) -> dict:
 def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np.ndarray,
            thresholds: dict[str, tuple[str, float]] = THRESHOLDS) -> dict[str, dict]:
     """Run every artefact in a fresh Python process on `images`; compare with `model.predict`."""
-    task = TASKS[task_of(model)]
+    task = head_of(model)
     reference = model.predict(images, batch_size=32, verbose=0)
     with phase(f"verifying {len(artefacts)} artefact(s) on {len(images)} images in a fresh process"):
         measured = run_fresh(root, artefacts, images, task.key)

@@ -41,7 +41,7 @@ def _signatures(path: Path, images: np.ndarray, key: str) -> dict[str, float]:
     """Max |Δ| of serving_uint8 (integer pixels) and serving_bytes (PNG, same size) vs serving_default."""
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(path))
+    loaded = tf.saved_model.load(str(path))  # once, for the three signatures
     pixels = np.clip(np.round(images), 0, 255).astype("uint8")
     default = runners.saved_model(path, key, loaded=loaded)(pixels.astype("float32"))
     as_uint8 = runners.saved_model(path, key, "serving_uint8", loaded=loaded)(pixels)

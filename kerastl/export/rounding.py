@@ -20,33 +20,48 @@ PATCHES_PER_BATCH = 1024  # input patches sampled per layer and batch for E[xx�
 MAX_TAPS = 2304  # larger kernels (e.g. 3x3x512) keep nearest rounding: the greedy pass is O(taps²)
 
 
-def int8_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2) -> keras.Model:
+Moments = dict[str, tuple[np.ndarray, np.ndarray]]  # layer name -> (Σppᵀ, Σp) of its input patches
+
+
+def int8_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2,
+                 moments: Moments | None = None) -> keras.Model:
     """A copy of `model` with every Dense / Conv2D / DepthwiseConv2D kernel on TFLite's int8 grid,
     rounded to minimise each layer's output error on `images` (real inputs, e.g. the calibration set).
-    `passes=0` gives nearest rounding."""
-    return _rounded_copy(model, images, "int8", batch_size, passes)
+    `passes=0` gives nearest rounding; `moments`: `input_moments(model, images)` if already computed."""
+    return _rounded_copy(model, images, "int8", batch_size, passes, moments)
 
 
-def fp16_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2) -> keras.Model:
+def fp16_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2,
+                 moments: Moments | None = None) -> keras.Model:
     """A copy of `model` with each BatchNorm folded into the kernel before it (the BatchNorm left as an
     exact identity plus the folded bias, which TFLite folds again without changing a bit) and every
     kernel on the float16 grid, rounded like `int8_rounded`: TFLite's fp16 mode then keeps them exactly."""
-    return _rounded_copy(model, images, "fp16", batch_size, passes)
+    return _rounded_copy(model, images, "fp16", batch_size, passes, moments)
 
 
-def _rounded_copy(model: keras.Model, images: np.ndarray, grid: str, batch_size: int, passes: int) -> keras.Model:
+def input_moments(model: keras.Model, images: np.ndarray, batch_size: int = 8) -> Moments:
+    """The input statistics the rounding needs, for every roundable layer of `model` (by name): computed
+    once, they serve the fp16 and the int8 copy (folding BatchNorms does not change a layer's input)."""
+    layers = [layer for layer in model._flatten_layers() if _supported(layer)]
+    totals = [(0.0, 0.0)] * len(layers)
+    rng = np.random.default_rng(0)  # other positions in every batch
+    for start in range(0, len(images), batch_size):
+        inputs = _layer_inputs(model, layers, images[start:start + batch_size])
+        totals = [tuple(a + b for a, b in zip(total, _moments(layer, x, rng)))
+                  for total, layer, x in zip(totals, layers, inputs)]
+    return {layer.name: total for layer, total in zip(layers, totals)}
+
+
+def _rounded_copy(model: keras.Model, images: np.ndarray, grid: str, batch_size: int, passes: int,
+                  moments: Moments | None) -> keras.Model:
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     folded = _fold_batch_norms(copy) if grid == "fp16" else {}
-    layers = [layer for layer in copy._flatten_layers() if _supported(layer)]
-    if not layers:
-        return copy
-    moments = [(0.0, 0.0)] * len(layers)
-    for start in range(0, len(images), batch_size):
-        inputs = _layer_inputs(copy, layers, images[start:start + batch_size])
-        moments = [tuple(a + b for a, b in zip(total, _moments(layer, x)))
-                   for total, layer, x in zip(moments, layers, inputs)]
-    for layer, (second, first) in zip(layers, moments):
+    moments = moments if moments is not None else input_moments(model, images, batch_size)
+    for layer in copy._flatten_layers():
+        if not _supported(layer):
+            continue
+        second, first = moments[layer.name]
         bias = folded[id(layer)].beta if id(layer) in folded else layer.bias if layer.use_bias else None
         bias_error = None
         if grid == "fp16" and bias is not None:  # TFLite stores biases in float16 too: let the kernel make up for it
@@ -138,10 +153,10 @@ def _patches(layer, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return x[image[:, None, None], ys[:, :, None], xs[:, None, :]].reshape(len(index), -1)
 
 
-def _moments(layer, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _moments(layer, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(Σppᵀ, Σp) over sampled input patches p of `layer`: (taps, taps) and (taps,), or per channel
     (channels, taps, taps) and (channels, taps) for a depthwise layer, whose channels see separate patches."""
-    p = _patches(layer, x, np.random.default_rng(0))
+    p = _patches(layer, x, rng)
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         per_channel = p.reshape(len(p), -1, x.shape[-1]).transpose(2, 0, 1)  # (channels, patches, kh*kw)
         return (per_channel.transpose(0, 2, 1) @ per_channel).astype(np.float64), per_channel.sum(1, dtype=np.float64)

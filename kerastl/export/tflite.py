@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerastl.export.rounding import fp16_rounded, int8_rounded
+from kerastl.export.rounding import fp16_rounded, input_moments, int8_rounded
 from kerastl.progress import phase
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -44,12 +44,15 @@ def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[st
     written = {}
     with tempfile.TemporaryDirectory() as scratch:
         graphs = {}  # one SavedModel per set of weights, converted once per mode
+        moments = None  # the rounded copies' input statistics, computed once
         for mode in modes:
             rounding = ROUNDED.get(mode) if representative is not None else None
             if rounding not in graphs:
                 graphs[rounding] = f"{scratch}/{len(graphs)}"
                 with phase(f"export: {rounding.__name__ + ' copy' if rounding else 'graph'} for TFLite"):
-                    source = rounding(model, representative[:ROUNDING_IMAGES]) if rounding else model
+                    if rounding and moments is None:
+                        moments = input_moments(model, representative[:ROUNDING_IMAGES])
+                    source = rounding(model, representative[:ROUNDING_IMAGES], moments=moments) if rounding else model
                     _save_graph(source, graphs[rounding])
             written[mode] = directory / f"{name}_{mode}.tflite"
             with phase(f"export: TFLite {mode}"):

@@ -78,6 +78,13 @@ class TaskModel(keras.Model):
         return {**super().get_config(), "task": self.kerastl_task}
 
 
+def head_of(model: keras.Model) -> Task:
+    """The TASKS entry (loss, metrics, output key) a kerastl model trains with; a text classifier's is
+    classification's."""
+    task = task_of(model)
+    return TASKS["classification" if task == "text_classification" else task]
+
+
 def task_of(model: keras.Model) -> str:
     """The task a kerastl model records: a TaskModel's `task`, or its KerasHub task class's
     (`kerastl_task`: "detection", "text_classification")."""
@@ -88,4 +95,4 @@ def task_of(model: keras.Model) -> str:
     return task
 
 
-__all__ = ["HUB_TASKS", "TASKS", "SupervisedContrastiveLoss", "Task", "TaskModel", "segmentation", "task_of"]
+__all__ = ["HUB_TASKS", "TASKS", "head_of", "SupervisedContrastiveLoss", "Task", "TaskModel", "segmentation", "task_of"]

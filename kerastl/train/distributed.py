@@ -5,14 +5,14 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerastl.heads import TASKS, task_of
+from kerastl.heads import head_of
 
 
 def fit_distributed(model: keras.Model, dataset: tf.data.Dataset, *, epochs: int, global_batch_size: int) -> list[float]:
     """Train `model` (built with `strategy=`, compiled) on `dataset` (batched by `global_batch_size`,
     the same on every worker: the strategy shards it). Returns the mean loss of each epoch."""
     strategy = model.distribute_strategy
-    loss = TASKS[task_of(model)].loss()
+    loss = head_of(model).loss()
     per_example = loss.call if isinstance(loss, keras.losses.Loss) else keras.losses.get(loss)
     optimizer = model.optimizer
     with strategy.scope():

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerastl.freeze import find_backbone
-from kerastl.heads import TASKS, task_of
+from kerastl.heads import head_of
 from kerastl.progress import logger
 
 FEATURE_LAYER = "avg_pool"
@@ -71,7 +71,7 @@ def fit_head(
     run = feature_fn(extractor, train)
     x, y = extract(run, train, copies)
     validation = extract(run, val) if val is not None else None
-    task = TASKS[task_of(model)]
+    task = head_of(model)
     head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss(),
                  metrics=task.metrics(head.outputs[0].shape[-1]))
     return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose,

@@ -6,6 +6,7 @@ defaults and the run's printed summary and model card are all derived from `OPTI
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
@@ -38,6 +39,8 @@ class Option:
         problem = None
         if not ok_type:
             problem = "must be " + {bool: "true or false", int: "an integer", float: "a number"}.get(self.kind, "a string")
+        elif self.kind is float and not math.isfinite(value):
+            problem = "must be a finite number"
         elif self.choices is not None and value not in self.choices:
             problem = f"must be one of {list(self.choices)}"
         elif self.minimum is not None and value < self.minimum:
@@ -98,6 +101,8 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
         raise InvalidArgumentError(f"recipe {str(path)!r} is a directory; pass a .toml file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise InvalidArgumentError(f"recipe {str(path)!r} is not valid TOML: {error}") from None
+    except OSError as error:
+        raise InvalidArgumentError(f"cannot read recipe {str(path)!r}: {error.strerror}") from None
     resolve(values, str(path))
     return values
 

@@ -53,8 +53,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         check_formats(formats or FORMATS, quantize)
     spec = get(options["backbone"])
     out, work = Path(out), Path(f"{out}.work")
-    if out.exists() and not overwrite:
-        raise InvalidArgumentError(f"{str(out)!r} already exists; choose another --out or pass --overwrite")
+    _check_out(out, data, overwrite)
     clean_partials(out)
     fingerprint = _fingerprint(data, options)
     resumed = _resumes(work, fingerprint, overwrite)
@@ -86,7 +85,8 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         with phase(f"training {spec.name} on {n_train} images ({describe(options)})"):
             histories = fine_tune(
                 model, images.train, images.val, verbose=0,
-                callbacks=run_callbacks(work, monitor=monitor, patience=options["patience"]),
+                callbacks=run_callbacks(work, monitor=monitor, patience=options["patience"],
+                                        resume=options["recipe"] != "gradual"),
                 **{k: options[k] for k in ("recipe", "head_epochs", "fine_tune_epochs", "unfreeze_blocks",
                                            "learning_rate", "fine_tune_lr_factor", "train_bn")})
         if "fine_tune" in histories:  # the log written across resumes, not only this process's epochs
@@ -103,8 +103,8 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     metrics = {
         **options, "backbone": spec.name, "weights": "imagenet", "data": str(data), "image_size": size,
         "train_images": n_train, "val_images": n_val,
-        "val_accuracy_frozen": round(histories["head"].get("val_accuracy", [float("nan")])[-1], 4)
-        if histories["head"] else None,
+        "val_accuracy_frozen": round(histories["head"]["val_accuracy"][-1], 4)
+        if histories["head"].get("val_accuracy") else None,
         "val_accuracy": round(float((y_true == y_pred).mean()), 4),
         "seconds": {"training": round(train_seconds, 1)},
         "class_names": images.class_names, "confusion_matrix": matrix.tolist(),
@@ -134,6 +134,20 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     return metrics
 
 
+def _check_out(out: Path, data: str | Path, overwrite: bool) -> None:
+    """Refuse an `out` that exists (unless `overwrite`), is a file, has no name, or holds the data."""
+    resolved = out.resolve()
+    if out.name in ("", ".", ".."):
+        raise InvalidArgumentError(f"--out {str(out)!r} names no directory; pass e.g. runs/NAME")
+    if out.exists() and not overwrite:
+        raise InvalidArgumentError(f"{str(out)!r} already exists; choose another --out or pass --overwrite")
+    if out.exists() and not out.is_dir():
+        raise InvalidArgumentError(f"--out {str(out)!r} is a file; pass a directory path")
+    if not str(data).startswith("tfds:") and (resolved == Path(data).resolve()
+                                             or resolved in Path(data).resolve().parents):
+        raise InvalidArgumentError(f"--out {str(out)!r} would replace the data folder {str(data)!r}; choose another --out")
+
+
 def _fingerprint(data: str | Path, options: dict) -> dict:
     """What makes a run the same run: the data's file listing (names, sizes, times), the options that
     shape training, and the kerastl version."""
@@ -152,7 +166,8 @@ def _fingerprint(data: str | Path, options: dict) -> dict:
                 stat = os.stat(os.path.join(folder, name))
                 listing.update(f"{os.path.relpath(os.path.join(folder, name), root)}\0{stat.st_size}\0"
                                f"{stat.st_mtime_ns}\n".encode())
-    return {"data": str(data), "listing": listing.hexdigest(), "kerastl": kerastl.__version__,
+    where = str(data) if str(data).startswith("tfds:") else str(Path(data).resolve())
+    return {"data": where, "listing": listing.hexdigest(), "kerastl": kerastl.__version__,
             "options": {k: v for k, v in options.items() if k != "name"}}
 
 
@@ -160,15 +175,18 @@ def _resumes(work: Path, fingerprint: dict, overwrite: bool) -> bool:
     """True when `work` holds an interrupted attempt of this very run; refuses another run's state
     unless `overwrite` (then it is discarded once the data has loaded)."""
     stamp = work / FINGERPRINT
-    if not work.exists():
+    if not work.exists() or (work.is_dir() and not any(work.iterdir())):  # none, or killed before its stamp
         return False
     previous = json.loads(stamp.read_text()) if stamp.is_file() else None
     if previous == fingerprint:
         return True
     if not overwrite:
         before = (previous or {}).get("options", {})
-        differs = ["the data files"] if (previous or {}).get("listing") != fingerprint["listing"] else []
-        differs += [f"{k} {before.get(k)!r} -> {v!r}" for k, v in fingerprint["options"].items() if before.get(k) != v]
+        differs = [f"{key} {(previous or {}).get(key)!r} -> {fingerprint[key]!r}" for key in ("data", "kerastl")
+                   if previous and previous.get(key) != fingerprint[key]]
+        differs += ["the data files"] if previous and previous.get("listing") != fingerprint["listing"] else []
+        differs += [f"{k} {before.get(k)!r} -> {v!r}" for k, v in fingerprint["options"].items()
+                    if previous and before.get(k) != v]
         raise InvalidArgumentError(
             f"{str(work)!r} holds the state of a different interrupted run ({'; '.join(differs[:4]) or 'no fingerprint'}"
             f"{'; ...' if len(differs) > 4 else ''}); rerun that exact command to resume it, or pass --overwrite to "
@@ -190,7 +208,8 @@ def _write_history(histories: dict[str, dict[str, list[float]]], path: Path) -> 
 
 def summary(metrics: dict) -> str:
     """The run's result as printed by `kerastl train` and the demo: accuracy per phase, exports."""
-    lines = ["| phase | held-out accuracy |", "|---|---|"]
+    split = "held-out" if metrics["val_images"] else "training (no held-out split)"
+    lines = [f"| phase | {split} accuracy |", "|---|---|"]
     if metrics["val_accuracy_frozen"] is not None:
         lines.append(f"| 1: head on frozen (cached) features | {metrics['val_accuracy_frozen']:.3f} |")
     lines.append(f"| final: {describe(metrics)} | {metrics['val_accuracy']:.3f} |")
@@ -213,7 +232,8 @@ def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
         f"- **Backbone**: `{spec.name}` ({spec.description}); licence: {spec.licence}",
         f"- **Data**: `{metrics['data']}` — {metrics['train_images']} training / {metrics['val_images']} held-out images",
         f"- **Recipe**: {describe(metrics)}; {metrics['image_size']} px; {metrics['precision']}; seed {metrics['seed']}",
-        f"- **Held-out accuracy**: {metrics['val_accuracy']:.3f}{frozen}",
+        f"- **{'Held-out' if metrics['val_images'] else 'Training (no held-out split)'} accuracy**: "
+        f"{metrics['val_accuracy']:.3f}{frozen}",
         "- **Input**: RGB pixels 0–255, preprocessing inside the model; output: class probabilities (float32)",
         "- **Limits**: measured only on the held-out split above; accuracy on other cameras, lighting or "
         "populations is unknown.",

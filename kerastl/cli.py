@@ -132,6 +132,8 @@ def _predict(args) -> int:
     import numpy as np
     import tensorflow as tf
 
+    from kerastl.data import pixels
+
     model, labels = _load_model(args.model)
     height, width = model.inputs[0].shape[1:3]
     for path in args.images:
@@ -139,11 +141,10 @@ def _predict(args) -> int:
             raise InvalidArgumentError(f"{path!r} is {'a folder' if Path(path).is_dir() else 'not a file'}; "
                                        "pass image files (e.g. photos/*.jpg)")
         try:
-            image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+            image = pixels.load(tf.io.read_file(path), (height, width))[None]
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
             raise InvalidArgumentError(f"cannot read {path!r} as an image: {_first_line(error)}") from None
-        pixels = tf.image.resize(image, (height, width))[None]  # as image_dataset_from_directory
-        probabilities = model.predict(pixels, verbose=0)[0]
+        probabilities = model.predict(image, verbose=0)[0]
         top = np.argsort(probabilities)[::-1][: args.top]
         print(path + "\t" + "\t".join(f"{labels[i]}:{probabilities[i]:.4f}" for i in top))
     return 0
@@ -195,7 +196,7 @@ def _export(args) -> int:
                                 labels=images.class_names, quantize=_tuple(args.quantize),
                                 representative_data=images.train,
                                 verify_data=images.val if images.val is not None else images.train,
-                                uint8_input=args.uint8_input, strict=not args.keep_failed)
+                                verify_files=images.val_files, strict=not args.keep_failed)
     except ExportVerificationError as error:
         raise ExportVerificationError(f"{error}\nNothing was written. Pass --keep-failed to write every artefact "
                                       "with the misses marked in export_report.json, or leave the failing mode "
@@ -287,7 +288,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="model")
     s.add_argument("--version", type=int, default=1)
     _add_export_options(s)
-    s.add_argument("--uint8-input", action="store_true", help="int8 TFLite takes uint8 pixels")
     s.add_argument("--keep-failed", action="store_true",
                    help="write the export even if an artefact misses its threshold (marked in the report)")
     s.set_defaults(func=_export)

@@ -1,4 +1,5 @@
 """Exports of a small Lite0 classifier trained on real sign digits: layout, signatures, parity, errors."""
+import importlib
 import json
 import os
 import re
@@ -21,7 +22,7 @@ LABELS = [f"digit_{i}" for i in range(10)]
 # The 64 px test model has small margins; quantised thresholds are relaxed here (the real bounds are
 # checked by bench/export.py and the demo on the full-size model).
 RELAXED = {"tflite_fp16": ("max_abs_diff", 0.05), "tflite_dynamic": ("top1_agreement", 0.8),
-           "tflite_int8": ("top1_agreement", 0.8)}
+           "tflite_int8": ("top1_agreement", 0.8), "mediapipe_fp32": ("top1_agreement", 0.9)}
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +37,17 @@ def trained():
 
 
 @pytest.fixture(scope="module")
-def exported(trained, tmp_path_factory):
+def held_files():
+    """The held-out photo files of `trained` with their class index."""
+    return sign_digit_files(per_class=10, held_out=48)[1]
+
+
+@pytest.fixture(scope="module")
+def exported(trained, held_files, tmp_path_factory):
     model, x, xh = trained
     out = tmp_path_factory.mktemp("exports")
     report = kerastl.export(model, out, name="signs", version=3, labels=LABELS, representative_data=x,
-                            verify_data=xh, uint8_input=True, thresholds=RELAXED)
+                            verify_data=xh, verify_files=held_files, thresholds=RELAXED)
     return out, out / "signs" / "3", report
 
 
@@ -135,7 +142,7 @@ def test_tflite_and_onnx_interfaces(exported):
     from ai_edge_litert.interpreter import Interpreter
 
     int8 = Interpreter(model_path=str(exported[1] / "tflite" / "signs_int8.tflite"))
-    assert int8.get_input_details()[0]["dtype"] == np.uint8  # uint8_input=True
+    assert int8.get_input_details()[0]["dtype"] == np.uint8  # int8 takes uint8 pixels
     fp32 = Interpreter(model_path=str(exported[1] / "tflite" / "signs_fp32.tflite"))
     assert list(fp32.get_input_details()[0]["shape_signature"]) == [-1, 64, 64, 3]
     path = str(exported[1] / "onnx" / "signs.onnx")
@@ -144,6 +151,43 @@ def test_tflite_and_onnx_interfaces(exported):
     assert image.name == "image" and image.shape[1:] == [64, 64, 3] and not isinstance(image.shape[0], int)
     assert [o.name for o in session.get_outputs()] == ["probabilities"]
     assert max(o.version for o in onnx.load(path).opset_import if o.domain in ("", "ai.onnx")) >= 17
+
+
+def test_tflite_files_run_end_to_end_in_mediapipe(exported, held_files):
+    """Each variant (int8 with uint8 input) classifies photo files in MediaPipe Tasks, labels from its metadata."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    rows = exported[2]["artefacts"]
+    for mode in ("fp32", "fp16", "dynamic", "int8"):
+        e2e = rows[f"tflite_{mode}"]["mediapipe"]
+        assert e2e["files"] == 48 and e2e["p50_ms"] > 0 and 0.5 < e2e["kerastl_accuracy"] <= 1
+        assert e2e["agreement"] >= (0.9 if mode == "fp32" else 0.8), (mode, e2e)  # 0.99 on the 224 px demo
+    file, label = held_files[0]
+    options = vision.ImageClassifierOptions(
+        base_options=BaseOptions(model_asset_path=str(exported[1] / "tflite" / "signs_int8.tflite")), max_results=3)
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        top = classifier.classify(mp.Image.create_from_file(str(file))).classifications[0].categories
+    assert [c.category_name for c in top] == [LABELS[c.index] for c in top] and len(top) == 3
+    assert top[0].score > top[1].score >= top[2].score
+
+
+def test_tflite_metadata_bad_input_and_a_refused_model(trained, exported, held_files, tmp_path, monkeypatch):
+    from kerastl.export.metadata import with_metadata
+
+    plain = (exported[1] / "tflite" / "signs_fp32.tflite").read_bytes()
+    with pytest.raises(kerastl.InvalidArgumentError, match="3 labels for a model with 10 output classes"):
+        with_metadata(plain, task="classification", name="m", version=1, description="", labels=LABELS[:3])
+    with pytest.raises(kerastl.InvalidArgumentError, match="a text_classification model has no image input"):
+        with_metadata(plain, task="text_classification", name="m", version=1, description="", labels=LABELS)
+    # Without metadata MediaPipe refuses the file: its own message fails the export, which writes nothing.
+    monkeypatch.setattr(importlib.import_module("kerastl.export"), "_metadata", lambda *args: None)
+    model, x, xh = trained
+    with pytest.raises(kerastl.ExportVerificationError, match="MediaPipe refused tflite_fp32: .*NormalizationOptions"):
+        kerastl.export(model, tmp_path, ("tflite",), quantize=("fp32",), labels=LABELS, verify_data=xh,
+                       verify_files=held_files[:4])
+    assert list(tmp_path.iterdir()) == []
 
 
 def _feature_error(model, copy, images):

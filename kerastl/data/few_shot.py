@@ -41,7 +41,9 @@ def few_shot_split(path: str | Path, per_class: int, held_out: int, seed: int = 
 
 def load_images(pairs, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(float32 pixels [0, 255] of shape (n, size, size, 3), int32 labels) for [(file, label)]."""
-    import keras
+    import tensorflow as tf
 
-    x = [keras.utils.img_to_array(keras.utils.load_img(f, target_size=(size, size))) for f, _ in pairs]
+    from kerastl.data import pixels
+
+    x = [pixels.load(tf.io.read_file(str(f)), (size, size)).numpy() for f, _ in pairs]
     return np.stack(x).astype("float32"), np.array([label for _, label in pairs], dtype="int32")

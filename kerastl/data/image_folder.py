@@ -1,8 +1,8 @@
 """A folder of class-per-folder images -> tf.data pipelines, with unreadable files skipped up front.
 
-Decoding is TensorFlow's (`tf.io.decode_image`, 3 channels: grayscale, palette, CMYK and RGBA/alpha
-images become RGB) followed by a bilinear resize — the same ops as `keras.utils.image_dataset_from_directory`
-and the exported `serving_bytes` signature. Every file is decoded once while indexing, so a corrupt or
+Pixels follow `kerastl.data.pixels` (3 channels: grayscale, palette, CMYK and RGBA/alpha images become
+RGB; MediaPipe's resize), the convention of `kerastl predict`, the exported `serving_bytes` signature and
+the mobile runtime. Every file is decoded once while indexing, so a corrupt or
 truncated image is skipped with a counted warning instead of failing deep inside tf.data.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from kerastl.data import pixels
 from kerastl.errors import InvalidArgumentError
 from kerastl.progress import logger
 
@@ -30,6 +31,7 @@ class ImageData:
     val: tf.data.Dataset | None
     class_names: list[str]
     skipped: list[str] = dataclasses.field(default_factory=list)  # unreadable files left out
+    val_files: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # (file, class index) of `val`
 
 
 def _split_dir(root: Path, split: str) -> Path | None:
@@ -38,7 +40,7 @@ def _split_dir(root: Path, split: str) -> Path | None:
 
 def _readable(path: Path) -> bool:
     try:
-        tf.io.decode_image(tf.io.read_file(str(path)), channels=3, expand_animations=False)
+        pixels.decode(tf.io.read_file(str(path)))
         return True
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
         return False
@@ -105,8 +107,7 @@ def files_dataset(pairs: list[tuple[str, str]], class_names: list[str],
                   image_size: tuple[int, int]) -> tf.data.Dataset:
     """Unbatched (pixels, label index into `class_names`) of [(file, class name)], decoded and resized once."""
     def load(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        return tf.image.resize(image, image_size), label
+        return pixels.load(tf.io.read_file(path), image_size), label
 
     index = {name: i for i, name in enumerate(class_names)}
     paths, labels = zip(*[(f, index[name]) for f, name in pairs])
@@ -139,7 +140,8 @@ def image_folder(
                                                                   reshuffle_each_iteration=True)
     batched = lambda ds: ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)  # noqa: E731
     val = batched(files_dataset(val_pairs, class_names, size)) if val_pairs else None
-    return ImageData(batched(train), val, class_names, skipped)
+    index = {name: i for i, name in enumerate(class_names)}
+    return ImageData(batched(train), val, class_names, skipped, [(f, index[name]) for f, name in val_pairs])
 
 
 def evaluation_files(path: str | Path, split: str | None = None, *,

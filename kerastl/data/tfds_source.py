@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from kerastl.data import pixels
 from kerastl.data.image_folder import ImageData
 from kerastl.errors import DataUnavailableError, InvalidArgumentError
 
@@ -37,7 +38,7 @@ def tfds_images(
             "--tfds-dir DIR).") from None
 
     def prepare(image, label):
-        image = tf.image.resize(image, image_size)
+        image = pixels.resize(image, image_size)
         return (tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image), tf.cast(label, tf.int32)
 
     def batched(ds, shuffle):

@@ -2,12 +2,13 @@
 
 Layout of one export (`<out>/<name>/<version>/`, the directory TF Serving loads; it ignores the rest):
     saved_model.pb, variables/, assets.extra/tf_serving_warmup_requests   SavedModel, 3 signatures
-    tflite/<name>_{fp32,fp16,dynamic,int8}.tflite                          TFLite
+    tflite/<name>_{fp32,fp16,dynamic,int8}.tflite                          TFLite, with TFLite Metadata
     onnx/<name>.onnx                                                       ONNX (opset 17)
     labels.txt (classification/segmentation), export_report.json         class names, parity report
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -22,7 +23,8 @@ import numpy as np
 
 from kerastl.errors import ExportVerificationError, InvalidArgumentError
 from kerastl.heads import HUB_TASKS, head_of, task_of
-from kerastl.export import hub_tasks
+from kerastl.data import pixels
+from kerastl.export import hub_tasks, runners
 from kerastl.export.onnx_format import write_onnx
 from kerastl.export.saved_model import write_saved_model
 from kerastl.export.tflite import MODES, write_tflite
@@ -36,6 +38,9 @@ THRESHOLDS = {
     "saved_model": ("max_abs_diff", 1e-4), "onnx": ("max_abs_diff", 1e-4), "tflite_fp32": ("max_abs_diff", 1e-4),
     "tflite_fp16": ("max_abs_diff", 1e-2), "tflite_dynamic": ("top1_agreement", 0.99),
     "tflite_int8": ("top1_agreement", 0.99),
+    # fp32 in MediaPipe (its decoder and resize) vs kerastl predict on the same files; the quantised
+    # variants are reported end to end and bounded tensor-level above
+    "mediapipe_fp32": ("top1_agreement", 0.99),
 }
 
 
@@ -50,7 +55,7 @@ def export(
     quantize: tuple[str, ...] | None = None,
     representative_data=None,
     verify_data=None,
-    uint8_input: bool = False,
+    verify_files: list[tuple[str | os.PathLike, int]] | None = None,
     thresholds: dict[str, tuple[str, float]] | None = None,
     strict: bool = True,
 ) -> dict:
@@ -59,6 +64,9 @@ def export(
     `representative_data`: real training images (array or dataset of (images, labels)) that calibrate
     int8 (first 100) and choose how fp16/int8 kernels round (first 32, see `kerastl.export.rounding`);
     `verify_data`: real images the artefacts are compared on (first 256; default: the representative ones).
+    `verify_files`: held-out image files with their class index; a classifier's TFLite files then also
+    run end to end in MediaPipe Tasks' ImageClassifier (file -> label, as on a phone), compared with
+    `kerastl predict` on the same files (needs mediapipe: `pip install 'kerastl[mobile]'`).
     `quantize`: TFLite modes; default all four for argmax tasks (classification, segmentation), which
     are checked on argmax agreement, and ("fp32", "fp16") for tasks with continuous outputs.
     `thresholds` overrides entries of THRESHOLDS, e.g. {"tflite_int8": ("top1_agreement", 0.98)}.
@@ -102,7 +110,8 @@ def export(
             artefacts["saved_model"] = "."
         if "tflite" in formats:
             (tmp / "tflite").mkdir()
-            for mode, path in write_tflite(model, tmp / "tflite", name, quantize, calibration, uint8_input).items():
+            metadata = _metadata(model, name, version, labels)
+            for mode, path in write_tflite(model, tmp / "tflite", name, quantize, calibration, metadata).items():
                 artefacts[f"tflite_{mode}"] = str(path.relative_to(tmp))
         if "onnx" in formats:
             (tmp / "onnx").mkdir()
@@ -112,7 +121,8 @@ def export(
         if labels is not None:
             (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
         report = {"name": name, "version": version, "task": task_of(model), "images": len(images),
-                  "artefacts": verify(model, tmp, artefacts, images, bounds)}
+                  "artefacts": verify(model, tmp, artefacts, images, bounds,
+                                      verify_files if task_of(model) == "classification" else None)}
         finish(tmp, report, strict)
     return _warn_misses(report)
 
@@ -130,7 +140,10 @@ def finish(tmp: Path, report: dict, strict: bool) -> dict:
     (tmp / "export_report.json").write_text(json.dumps(report, indent=2) + "\n")
     failed = [a for a, row in report["artefacts"].items() if not row["passed"]]
     if failed and strict:
-        raise ExportVerificationError(f"export failed verification for {failed}; nothing written.\n{table(report)}")
+        refused = "".join(f"\nMediaPipe refused {a}: {report['artefacts'][a]['mediapipe']['refused']}" for a in failed
+                          if "refused" in report["artefacts"][a].get("mediapipe", {}))
+        raise ExportVerificationError(f"export failed verification for {failed}; nothing written.\n{table(report)}"
+                                      + refused)
     return report
 
 
@@ -148,12 +161,17 @@ def _warn_misses(report: dict) -> dict:
 
 
 def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np.ndarray,
-           thresholds: dict[str, tuple[str, float]] = THRESHOLDS) -> dict[str, dict]:
-    """Run every artefact in a fresh Python process on `images`; compare with `model.predict`."""
+           thresholds: dict[str, tuple[str, float]] = THRESHOLDS,
+           files: list[tuple[str, int]] | None = None) -> dict[str, dict]:
+    """Run every artefact in a fresh Python process on `images`; compare with `model.predict`. With
+    `files` (image files, class index), TFLite artefacts also classify the files in MediaPipe."""
     task = head_of(model)
     reference = model.predict(images, batch_size=32, verbose=0)
-    with phase(f"verifying {len(artefacts)} artefact(s) on {len(images)} images in a fresh process"):
-        measured = run_fresh(root, artefacts, images, task.key)
+    end_to_end = [(str(f), int(y)) for f, y in files] if files and importlib.util.find_spec("mediapipe") else None
+    with phase(f"verifying {len(artefacts)} artefact(s) on {len(images)} images in a fresh process"
+               + (f", TFLite also end to end in MediaPipe on {len(end_to_end)} files" if end_to_end else "")):
+        measured = run_fresh(root, artefacts, images, task.key, [f for f, _ in end_to_end or []])
+    predicted = _predict_files(model, [f for f, _ in end_to_end]) if end_to_end else None
     rows = {}
     for artefact, relpath in artefacts.items():
         got = np.asarray(measured[artefact].pop("outputs"))
@@ -162,11 +180,58 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
                **measured[artefact]}
         measure, bound = thresholds[artefact]
         signatures_ok = all(d <= 1e-4 for d in row.get("signatures_max_abs_diff", {}).values())
-        rows[artefact] = {**row, "threshold": {measure: bound},
-                          "passed": bool(passes(row[measure], measure, bound) and signatures_ok)}
-        logger.info("  %s: %s %.4g (bound %g): %s (checked in %.1f s)", artefact, measure, row[measure], bound,
-                    "ok" if rows[artefact]["passed"] else "MISSED", row["seconds"])
+        passed = passes(row[measure], measure, bound) and signatures_ok
+        if "mediapipe" in row:
+            row["mediapipe"] = _end_to_end(row["mediapipe"], predicted, np.array([y for _, y in end_to_end]))
+            passed = passed and "refused" not in row["mediapipe"] and (
+                row["mediapipe"]["agreement"] >= _mediapipe_bound(thresholds, artefact))
+        rows[artefact] = {**row, "threshold": {measure: bound}, "passed": bool(passed)}
+        logger.info("  %s: %s %.4g (bound %g)%s: %s (checked in %.1f s)", artefact, measure, row[measure], bound,
+                    _mediapipe_note(row.get("mediapipe"), _mediapipe_bound(thresholds, artefact)), "ok" if passed else "MISSED", row["seconds"])
     return rows
+
+
+def _predict_files(model: keras.Model, files: list[str]) -> np.ndarray:
+    """`kerastl predict`'s class index for each image file (pixels as `kerastl.data.pixels`)."""
+    import tensorflow as tf
+
+    size = tuple(model.inputs[0].shape[1:3])
+    data = tf.data.Dataset.from_tensor_slices(files).map(lambda f: pixels.load(tf.io.read_file(f), size)).batch(32)
+    return model.predict(data, verbose=0).argmax(-1)
+
+
+def _end_to_end(measured: dict, predicted: np.ndarray, labels: np.ndarray) -> dict:
+    """MediaPipe's classes on the files -> agreement with kerastl predict, both accuracies, latency."""
+    if "refused" in measured:
+        return measured
+    classes = np.asarray(measured["classes"])
+    return {"files": len(classes), "agreement": float((classes == predicted).mean()),
+            "accuracy": float((classes == labels).mean()), "kerastl_accuracy": float((predicted == labels).mean()),
+            "p50_ms": measured["p50_ms"]}
+
+
+def _mediapipe_bound(thresholds: dict[str, tuple[str, float]], artefact: str) -> float:
+    return thresholds.get(artefact.replace("tflite_", "mediapipe_"), ("top1_agreement", 0.0))[1]
+
+
+def _mediapipe_note(row: dict | None, bound: float | None) -> str:
+    if row is None:
+        return ""
+    if "refused" in row:
+        return f"; MediaPipe refused it: {row['refused']}"
+    return f"; MediaPipe end to end: agreement {row['agreement']:.3f}" + (f" (bound {bound:g})" if bound else "")
+
+
+def _metadata(model: keras.Model, name: str, version: int, labels: list[str] | None) -> dict | None:
+    """`with_metadata`'s arguments for the TFLite files, or None (with a warning) without mediapipe."""
+    if importlib.util.find_spec("mediapipe") is None:
+        warnings.warn("TFLite files written without TFLite Metadata, so MediaPipe Tasks will refuse them: "
+                      "pip install 'kerastl[mobile]'", stacklevel=3)
+        return None
+    height, width = model.inputs[0].shape[1:3]
+    return {"task": task_of(model), "name": name, "version": version, "labels": labels,
+            "description": f"kerastl {task_of(model)} model: RGB image {height}x{width}, pixels 0-255 "
+                           "(normalised inside the model)."}
 
 
 def _checked_name(name: str, version: int) -> str:
@@ -177,11 +242,14 @@ def _checked_name(name: str, version: int) -> str:
     return name
 
 
-def run_fresh(root: Path, artefacts: dict[str, str], inputs: np.ndarray, key: str) -> dict:
+def run_fresh(root: Path, artefacts: dict[str, str], inputs: np.ndarray, key: str,
+              files: list[str] = ()) -> dict:
     """`python -m kerastl.export.fresh_process` on `inputs`: each artefact's outputs and latencies,
-    measured in a process that never saw the Keras model."""
+    measured in a process that never saw the Keras model; with `files`, MediaPipe's classes of them."""
     with tempfile.TemporaryDirectory() as scratch:
         np.save(Path(scratch) / "inputs.npy", inputs)
+        if files:
+            (Path(scratch) / runners.FILES).write_text(json.dumps(list(files)))
         out = Path(scratch) / "out.json"
         command = [sys.executable, "-m", "kerastl.export.fresh_process", str(root), str(Path(scratch) / "inputs.npy"),
                    str(out), key, *(f"{a}={p}" for a, p in artefacts.items())]
@@ -193,14 +261,23 @@ def run_fresh(root: Path, artefacts: dict[str, str], inputs: np.ndarray, key: st
 
 def table(report: dict) -> str:
     """The parity report as a Markdown table."""
-    lines = ["| artefact | size (MB) | max abs diff | top-1 agreement | p50 b1 (ms) | p50 b32 (ms) | threshold | ok |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| artefact | size (MB) | max abs diff | top-1 agreement | p50 b1 (ms) | p50 b32 (ms) | threshold "
+             "| MediaPipe: agreement / accuracy (kerastl) / ms | ok |", "|---|---|---|---|---|---|---|---|---|"]
     for artefact, row in report["artefacts"].items():
         (measure, bound), = row["threshold"].items()
         lines.append(f"| {artefact} | {row['size_bytes'] / 1e6:.2f} | {row['max_abs_diff']:.2e} | "
                      f"{'–' if row['top1_agreement'] is None else format(row['top1_agreement'], '.3f')} | {row['p50_ms_b1']:.2f} | {row['p50_ms_b32']:.1f} | "
-                     f"{measure} {'≤' if measure == 'max_abs_diff' else '≥'} {bound:g} | {'yes' if row['passed'] else 'NO'} |")
+                     f"{measure} {'≤' if measure == 'max_abs_diff' else '≥'} {bound:g} | {_mediapipe_cell(row.get('mediapipe'))} "
+                     f"| {'yes' if row['passed'] else 'NO'} |")
     return "\n".join(lines)
+
+
+def _mediapipe_cell(row: dict | None) -> str:
+    if row is None:
+        return "–"
+    if "refused" in row:
+        return "refused"
+    return f"{row['agreement']:.3f} / {row['accuracy']:.3f} ({row['kerastl_accuracy']:.3f}) / {row['p50_ms']:.2f}"
 
 
 def _size(path: Path) -> int:

@@ -1,6 +1,9 @@
 """Run exported artefacts in this (fresh) process: predictions on real images and p50 latencies.
 
     python -m kerastl.export.fresh_process EXPORT_DIR INPUTS.npy OUT.json KEY ARTEFACT=RELPATH ...
+
+With a `files.json` (a list of image files) beside INPUTS.npy, each TFLite artefact also classifies
+those files in MediaPipe Tasks' ImageClassifier, as a phone app would: its class per file and p50 ms.
 """
 from __future__ import annotations
 
@@ -52,8 +55,32 @@ def _signatures(path: Path, images: np.ndarray, key: str) -> dict[str, float]:
             "serving_bytes": float(np.abs(as_bytes - default).max())}
 
 
+def mediapipe_classes(path: Path, files: list[str]) -> dict:
+    """{"classes": MediaPipe's top class per file, "p50_ms": per image}, or {"refused": its message}."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=1)
+    try:
+        classifier = vision.ImageClassifier.create_from_options(options)
+    except (RuntimeError, ValueError, OSError) as error:  # MediaPipe raises FileNotFoundError for bad metadata
+        return {"refused": str(error).strip().splitlines()[-1][:500]}
+    with classifier:
+        images = [mp.Image.create_from_file(f) for f in files]
+        classes, times = [], []
+        for image in images:
+            start = time.perf_counter()
+            result = classifier.classify(image)
+            times.append(time.perf_counter() - start)
+            classes.append(result.classifications[0].categories[0].index)
+    return {"classes": classes, "p50_ms": round(1000 * statistics.median(times[1:] or times), 3)}
+
+
 def main(argv: list[str]) -> None:
     root, images, out, key = Path(argv[0]), np.load(argv[1]), Path(argv[2]), argv[3]
+    files_list = Path(argv[1]).with_name(runners.FILES)
+    files = json.loads(files_list.read_text()) if files_list.exists() else []
     batch32 = np.resize(images, (32, *images.shape[1:]))
     results = {}
     for item in argv[4:]:
@@ -63,6 +90,8 @@ def main(argv: list[str]) -> None:
         outputs, batch_ms = predict(run, images)
         results[artefact] = {"outputs": outputs.tolist(), "p50_ms_b32": batch_ms or p50_ms(run, batch32, 3),
                              "p50_ms_b1": p50_ms(run, images[:1], 20)}
+        if files and artefact.startswith("tflite"):
+            results[artefact]["mediapipe"] = mediapipe_classes(root / relpath, files)
         if artefact == "saved_model" and ":" not in key and images.dtype.kind == "f":  # image classifiers
             results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8], key)
         results[artefact]["seconds"] = round(time.perf_counter() - start, 2)

@@ -3,6 +3,7 @@
 - serving_default: `image` float32 (batch, H, W, 3), RGB pixels in [0, 255]
 - serving_uint8:   `image` uint8 (batch, H, W, 3)
 - serving_bytes:   `image_bytes` string (batch,), encoded JPEG/PNG/GIF/BMP, decoded and resized inside
+                   as `kerastl.data.pixels` (the convention of training, predict and MediaPipe)
 Each returns the model output under the task's key (`probabilities`, `values`, `embedding`); argmax
 tasks add `class_id` int32 (per image, or per pixel for segmentation), classification adds `label`.
 A request with NaN or Inf pixels, or of another image size, fails with INVALID_ARGUMENT (HTTP 400)
@@ -16,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerastl.data import pixels
 from kerastl.heads import Task
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
@@ -38,15 +40,12 @@ def _signatures(model: keras.Model, task: Task, labels: list[str] | None) -> dic
             outputs["label"] = tf.gather(tf.constant(labels), outputs["class_id"])
         return outputs
 
-    def decode(encoded):
-        image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
-        return tf.image.resize(image, (height, width))  # bilinear, as keras.utils.image_dataset_from_directory
 
     return {
         "serving_default": (predict, spec),
         "serving_uint8": (lambda image: predict(tf.cast(image, tf.float32)),
                           tf.TensorSpec([None, height, width, 3], tf.uint8, name="image")),
-        "serving_bytes": (lambda image_bytes: predict(tf.map_fn(decode, image_bytes, fn_output_signature=tf.float32)),
+        "serving_bytes": (lambda image_bytes: predict(tf.map_fn(lambda encoded: pixels.load(encoded, (height, width)), image_bytes, fn_output_signature=tf.float32)),
                           tf.TensorSpec([None], tf.string, name="image_bytes")),
     }
 

@@ -122,7 +122,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
                 warnings.filterwarnings("ignore", message="exported with strict=False")
                 report = export_model(model, tmp / "export", formats or FORMATS, name=options["name"],
                                       labels=images.class_names, quantize=quantize, representative_data=images.train,
-                                      verify_data=evaluated, strict=False)
+                                      verify_data=evaluated, verify_files=images.val_files, strict=False)
             metrics["export"] = {a: {k: row[k] for k in ("max_abs_diff", "top1_agreement", "size_bytes", "passed")}
                                  for a, row in report["artefacts"].items()}
         metrics["seconds"]["total"] = round(time.perf_counter() - started, 1)

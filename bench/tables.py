@@ -81,8 +81,33 @@ def text() -> str:
         for row in _load("text")["rows"]])
 
 
+def mobile() -> str:
+    table = []
+    for model, result in _load("mobile")["models"].items():
+        for mode, row in result["rows"].items():
+            end_to_end = (f"{row['mediapipe_agreement']:.3f} / {row['mediapipe_accuracy']:.3f} / {row['mediapipe_p50_ms']:.1f}"
+                          if row["mediapipe_agreement"] is not None else f"refused: {row['refused']}")
+            table.append([model if mode == "fp32" else "", f"{result['keras_accuracy']:.3f}" if mode == "fp32" else "",
+                          mode, f"{row['size_mb']:.2f} ({row['size_vs_fp32']:.0%})", f"{row['p50_ms_b1']:.2f}",
+                          f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.1e}", end_to_end,
+                          "yes" if row["passed"] else "**no**"])
+        side = result["side_by_side"]
+        table.append(["", "", "int16x8 (not shipped)", f"– ({side['int16x8']['size_vs_fp32']:.0%})",
+                      f"{side['p50_ms_b1']['int16x8']:.1f}", f"{side['int16x8']['top1_agreement']:.3f}", "–", "–", "–"])
+    return _markdown(["model", "Keras held-out accuracy", "TFLite variant", "size MB (vs fp32)", "LiteRT p50 batch 1 (ms)",
+                      "top-1 agreement with Keras", "max abs diff (probabilities)", "MediaPipe end to end: agreement / accuracy / p50 ms", "threshold met"],
+                     table)
+
+
+def mobile_speed() -> str:
+    return _markdown(["model", "fp32 p50 b1 (ms)", "int8 p50 b1 (ms)", "int8 speed-up", "int16x8 p50 b1 (ms)"], [
+        [model, r["side_by_side"]["p50_ms_b1"]["fp32"], r["side_by_side"]["p50_ms_b1"]["int8"],
+         f"{r['side_by_side']['speedup_vs_fp32']['int8']}×", r["side_by_side"]["p50_ms_b1"]["int16x8"]]
+        for model, r in _load("mobile")["models"].items()])
+
+
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
-          "domain_adaptation": domain_adaptation, "text": text}
+          "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed}
 
 if __name__ == "__main__":
     for name, make in TABLES.items():

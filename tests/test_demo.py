@@ -8,7 +8,7 @@ from kerastl import cli, demo
 from kerastl.data import image_folder
 from kerastl.zoo import list_backbones
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, photo_folder
 
 
 def test_readme_zoo_table_is_generated_from_the_registry():
@@ -47,6 +47,37 @@ def test_demo_writes_a_complete_run_directory(demo_run):
         assert [row.split(",")[0] for row in f.read().splitlines()[1:]] == ["head"] * 40 + ["fine_tune"]
     card = (demo_run / "MODEL_CARD.md").read_text()
     assert "`efficientnet_lite0`" in card and f"{metrics['val_accuracy']:.3f}" in card
+    # the final model is phase 1's or a better fine-tuning epoch, never a worse one
+    assert metrics["selected"]["phase"] in ("head", "fine_tune") and metrics["val_accuracy"] >= metrics["val_accuracy_frozen"]
+
+
+@pytest.mark.e2e
+def test_a_test_split_is_reported_and_never_chooses_the_model(tmp_path):
+    import shutil
+
+    import keras
+    import numpy as np
+
+    from kerastl.data import pixels
+    from kerastl.train.run import train_run
+
+    data = tmp_path / "photos"
+    photo_folder(data / "train", per_class=6)
+    photo_folder(data / "val", per_class=4, split="val")
+    for name in ("0", "1", "2"):  # other photos than val's
+        (data / "test" / name).mkdir(parents=True)
+        for photo in sorted((demo.DATA / "val" / name).iterdir())[4:8]:
+            shutil.copy(photo, data / "test" / name / photo.name)
+    metrics = train_run(data, tmp_path / "run", export=False, image_size=32, head_epochs=3, fine_tune_epochs=1,
+                        unfreeze_blocks=1)
+    files = sorted((data / "test").rglob("*.JPG"))
+    model = keras.models.load_model(tmp_path / "run" / "model.keras")
+    predicted = model.predict(pixels.files(files, (32, 32)).batch(8), verbose=0).argmax(-1)
+    expected = float((predicted == np.array([int(f.parent.name) for f in files])).mean())
+    assert (metrics["val_images"], metrics["test_images"]) == (12, 12)
+    assert metrics["test_accuracy"] == round(expected, 4) and metrics["selected"]["monitor"] == "val_accuracy"
+    card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
+    assert f"**Test accuracy** (12 images of test/, never used to choose): {expected:.3f}" in card
 
 
 @pytest.mark.e2e

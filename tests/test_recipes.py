@@ -5,6 +5,8 @@ import tensorflow as tf
 
 import kerastl
 from kerastl.train.layerwise import layer_decay_multipliers, with_layerwise_lr
+from kerastl.train.recipes import selection
+from tests.conftest import SIGN_DIGITS, load_images, requires_shared, sign_digit_files
 
 X = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype("float32")
 Y = np.array([0, 1, 2, 0])
@@ -57,3 +59,26 @@ def test_gradual_recipe_unfreezes_one_more_block_per_stage():
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(1e-4)
     with pytest.raises(kerastl.InvalidArgumentError, match="unknown recipe"):
         kerastl.fine_tune(model, ds, recipe="nope")
+
+
+def test_selection_keeps_phase_1_until_an_epoch_beats_it():
+    histories = {"head": {"val_accuracy": [0.5, 0.7]}, "fine_tune": {"val_accuracy": [0.6, 0.8, 0.8, 0.75]}}
+    assert selection(histories) == ("fine_tune", 2, 0.8, "val_accuracy")
+    assert selection({"head": {"val_accuracy": [0.7]}, "fine_tune": {"val_accuracy": [0.7, 0.6]}})[:2] == ("head", 1)
+    assert selection({"head": {"val_loss": [0.3]}, "fine_tune": {"val_loss": [0.2, 0.4]}})[:2] == ("fine_tune", 1)
+
+
+@pytest.mark.e2e
+@requires_shared(SIGN_DIGITS)
+def test_a_harmful_phase_2_never_replaces_the_phase_1_model():
+    train, held_out = sign_digit_files(per_class=10, held_out=100)
+    (x, y), (xh, yh) = load_images(train, 64), load_images(held_out, 64)
+    keras.utils.set_random_seed(0)
+    model = kerastl.build("efficientnet_lite0", 10, input_shape=(64, 64, 3))
+    histories = kerastl.fine_tune(
+        model, tf.data.Dataset.from_tensor_slices((x, y)).batch(32), tf.data.Dataset.from_tensor_slices((xh, yh)).batch(50),
+        head_epochs=10, fine_tune_epochs=2, learning_rate=1e-3, fine_tune_lr_factor=100.0, verbose=0)  # Adam at lr 0.1
+    phase_1 = histories["head"]["val_accuracy"][-1]
+    assert phase_1 > 0.3 and max(histories["fine_tune"]["val_accuracy"]) < phase_1  # phase 2 did harm
+    assert selection(histories)[:2] == ("head", 10)
+    assert float((model.predict(xh, verbose=0).argmax(-1) == yh).mean()) == pytest.approx(phase_1, abs=1e-6)

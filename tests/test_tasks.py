@@ -88,6 +88,21 @@ def test_segmentation_exports_per_pixel_classes(shapes_segmenter, tmp_path):
     served = tf.saved_model.load(str(tmp_path / "model" / "1")).signatures["serving_default"](image=tf.constant(images[:2]))
     assert served["class_id"].shape == (2, 64, 64) and "label" not in served
     np.testing.assert_array_equal(served["class_id"].numpy(), shapes_segmenter.predict(images[:2], verbose=0).argmax(-1))
+    # The TFLite file fits MediaPipe Tasks' ImageSegmenter: its metadata gives the labels, and its category
+    # mask of a PNG file is the Keras model's per-pixel class (same size, so no resize in between).
+    import mediapipe as mp
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    png = tmp_path / "shapes.png"
+    png.write_bytes(tf.io.encode_png(np.round(images[3]).astype("uint8")).numpy())
+    options = vision.ImageSegmenterOptions(base_options=BaseOptions(
+        model_asset_path=str(tmp_path / "model" / "1" / "tflite" / "model_fp32.tflite")), output_category_mask=True)
+    with vision.ImageSegmenter.create_from_options(options) as segmenter:
+        assert segmenter.labels == ["background", *kerastl.data.shapes_classes]
+        mask = segmenter.segment(mp.Image.create_from_file(str(png))).category_mask.numpy_view()[..., 0]
+    expected = shapes_segmenter.predict(np.round(images[3:4]), verbose=0)[0].argmax(-1)
+    assert mask.shape == expected.shape and (mask == expected).mean() >= 0.99
 
 
 @pytest.mark.e2e

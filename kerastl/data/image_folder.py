@@ -32,6 +32,7 @@ class ImageData:
     class_names: list[str]
     skipped: list[str] = dataclasses.field(default_factory=list)  # unreadable files left out
     val_files: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # (file, class index) of `val`
+    test: tf.data.Dataset | None = None  # the folder's test/ split: scored, never used to choose a model
 
 
 def _split_dir(root: Path, split: str) -> Path | None:
@@ -106,13 +107,9 @@ def labelled_splits(path: str | Path, *, validation_split: float = 0.2,
 def files_dataset(pairs: list[tuple[str, str]], class_names: list[str],
                   image_size: tuple[int, int]) -> tf.data.Dataset:
     """Unbatched (pixels, label index into `class_names`) of [(file, class name)], decoded and resized once."""
-    def load(path, label):
-        return pixels.load(tf.io.read_file(path), image_size), label
-
     index = {name: i for i, name in enumerate(class_names)}
-    paths, labels = zip(*[(f, index[name]) for f, name in pairs])
-    data = tf.data.Dataset.from_tensor_slices((list(paths), tf.constant(labels, tf.int32)))
-    return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    labels = tf.data.Dataset.from_tensor_slices(tf.constant([index[name] for _, name in pairs], tf.int32))
+    return tf.data.Dataset.zip(pixels.files([f for f, _ in pairs], image_size), labels).cache()
 
 
 def image_folder(
@@ -123,7 +120,8 @@ def image_folder(
     validation_split: float = 0.2,
     seed: int = 0,
 ) -> ImageData:
-    """Load `path/<class>/*.jpg`, or `path/train/<class>` + `path/val/<class>` when those exist.
+    """Load `path/<class>/*.jpg`, or `path/train/<class>` + `path/val/<class>` (+ `path/test/<class>`)
+    when those exist.
 
     Without split folders, `validation_split` of the images (seeded) form `val` (0 = no val set). The
     training set is reshuffled every epoch; decoded images are cached in memory.
@@ -132,16 +130,17 @@ def image_folder(
     if skipped:
         warnings.warn(f"skipped {len(skipped)} unreadable image file(s) under {str(path)!r} (corrupt or truncated), "
                       f"e.g. {skipped[:3]}", stacklevel=2)
-    train_pairs, val_pairs = splits["train"], splits.get("val", [])
-    logger.info("%d training / %d held-out images, %d classes (%s)", len(train_pairs), len(val_pairs),
-                len(class_names), path)
+    train_pairs, val_pairs, test_pairs = splits["train"], splits.get("val", []), splits.get("test", [])
+    logger.info("%d training / %d held-out%s images, %d classes (%s)", len(train_pairs), len(val_pairs),
+                f" / {len(test_pairs)} test" if test_pairs else "", len(class_names), path)
     size = tuple(image_size)
     train = files_dataset(train_pairs, class_names, size).shuffle(len(train_pairs), seed=seed,
                                                                   reshuffle_each_iteration=True)
     batched = lambda ds: ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)  # noqa: E731
     val = batched(files_dataset(val_pairs, class_names, size)) if val_pairs else None
     index = {name: i for i, name in enumerate(class_names)}
-    return ImageData(batched(train), val, class_names, skipped, [(f, index[name]) for f, name in val_pairs])
+    test = batched(files_dataset(test_pairs, class_names, size)) if test_pairs else None
+    return ImageData(batched(train), val, class_names, skipped, [(f, index[name]) for f, name in val_pairs], test)
 
 
 def evaluation_files(path: str | Path, split: str | None = None, *,

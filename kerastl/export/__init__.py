@@ -193,11 +193,7 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
 
 def _predict_files(model: keras.Model, files: list[str]) -> np.ndarray:
     """`kerastl predict`'s class index for each image file (pixels as `kerastl.data.pixels`)."""
-    import tensorflow as tf
-
-    size = tuple(model.inputs[0].shape[1:3])
-    data = tf.data.Dataset.from_tensor_slices(files).map(lambda f: pixels.load(tf.io.read_file(f), size)).batch(32)
-    return model.predict(data, verbose=0).argmax(-1)
+    return model.predict(pixels.files(files, tuple(model.inputs[0].shape[1:3])).batch(32), verbose=0).argmax(-1)
 
 
 def _end_to_end(measured: dict, predicted: np.ndarray, labels: np.ndarray) -> dict:

@@ -55,9 +55,16 @@ def _signatures(path: Path, images: np.ndarray, key: str) -> dict[str, float]:
             "serving_bytes": float(np.abs(as_bytes - default).max())}
 
 
-def mediapipe_classes(path: Path, files: list[str]) -> dict:
-    """{"classes": MediaPipe's top class per file, "p50_ms": per image}, or {"refused": its message}."""
+def mediapipe_images(files: list[str]) -> list:
+    """The files as MediaPipe decodes them (`mp.Image.create_from_file`, as a phone app does)."""
     import mediapipe as mp
+
+    return [mp.Image.create_from_file(f) for f in files]
+
+
+def mediapipe_classes(path: Path, images: list) -> dict:
+    """{"classes": MediaPipe ImageClassifier's top class per image of `mediapipe_images`, "p50_ms": per
+    image}, or {"refused": its message}."""
     from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.core.base_options import BaseOptions
 
@@ -67,7 +74,6 @@ def mediapipe_classes(path: Path, files: list[str]) -> dict:
     except (RuntimeError, ValueError, OSError) as error:  # MediaPipe raises FileNotFoundError for bad metadata
         return {"refused": str(error).strip().splitlines()[-1][:500]}
     with classifier:
-        images = [mp.Image.create_from_file(f) for f in files]
         classes, times = [], []
         for image in images:
             start = time.perf_counter()
@@ -80,7 +86,7 @@ def mediapipe_classes(path: Path, files: list[str]) -> dict:
 def main(argv: list[str]) -> None:
     root, images, out, key = Path(argv[0]), np.load(argv[1]), Path(argv[2]), argv[3]
     files_list = Path(argv[1]).with_name(runners.FILES)
-    files = json.loads(files_list.read_text()) if files_list.exists() else []
+    files = mediapipe_images(json.loads(files_list.read_text())) if files_list.exists() else []
     batch32 = np.resize(images, (32, *images.shape[1:]))
     results = {}
     for item in argv[4:]:

@@ -98,7 +98,7 @@ def minimum_parser_version(metadata: bytes) -> str:
 
 
 def _output_shape(model: bytes) -> list[int]:
-    from mediapipe.tasks.metadata import schema_py_generated as schema
+    from tensorflow.lite.python import schema_py_generated as schema  # the TFLite model schema kerastl reads
 
     graph = schema.Model.GetRootAsModel(model, 0).Subgraphs(0)
     return list(graph.Tensors(graph.Outputs(0)).ShapeAsNumpy())

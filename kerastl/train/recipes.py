@@ -36,6 +36,8 @@ def fine_tune(
     unless `train_bn`) at `learning_rate * fine_tune_lr_factor`, with the full model in `model.fit`.
     "gradual": phase 2 unfreezes one more block every `fine_tune_epochs` epochs until `unfreeze_blocks`
     are trainable. `layer_decay`: each block's learning rate is `layer_decay` times the one above it.
+    With `val`, the model ends with the weights that scored best on it (`selection`): the phase-1 model
+    unless a fine-tuning epoch beat it, so phase 2 never makes the result worse on `val`.
     Defaults: kerastl.train.options.OPTIONS. Progress goes to the `kerastl` logger.
     """
     if recipe not in RECIPES:
@@ -47,6 +49,7 @@ def fine_tune(
         compile_task(model, learning_rate)
         return histories
     stages = range(1, unfreeze_blocks + 1) if recipe == "gradual" else [unfreeze_blocks]
+    keep = _KeepBest(model, *selection(histories)[2:]) if val is not None else None
     histories["fine_tune"] = {}
     for stage, blocks_to_train in enumerate(stages):
         unfreeze(model, blocks_to_train, train_bn=train_bn)
@@ -57,7 +60,39 @@ def fine_tune(
         compile_task(model, optimizer)
         history = model.fit(train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
                             epochs=(stage + 1) * fine_tune_epochs, verbose=verbose,
-                            callbacks=[*(callbacks or []), EpochLog("fine-tune")])
+                            callbacks=[*(callbacks or []), EpochLog("fine-tune"), *([keep] if keep else [])])
         for key, values in history.history.items():
             histories["fine_tune"].setdefault(key, []).extend(values)
+    if keep:
+        model.set_weights(keep.weights)
+        phase, epoch, value, monitor = selection(histories)
+        logger.info("kept the %s (%s %.4f)", "phase-1 model" if phase == "head" else f"fine-tuning epoch {epoch}",
+                    monitor, value)
     return histories
+
+
+def selection(histories: dict[str, dict[str, list[float]]]) -> tuple[str, int, float, str]:
+    """(phase, epoch, value, monitor) of the model `fine_tune` keeps: the last phase-1 epoch, or the first
+    fine-tuning epoch that beat it and every epoch before it on `val` (val_accuracy, else val_loss)."""
+    head = histories["head"]
+    monitor = "val_accuracy" if "val_accuracy" in head else "val_loss"
+    sign = -1 if monitor == "val_loss" else 1
+    best = ("head", len(head[monitor]), head[monitor][-1], monitor)
+    for epoch, value in enumerate(histories.get("fine_tune", {}).get(monitor, []), start=1):
+        if sign * value > sign * best[2]:
+            best = ("fine_tune", epoch, value, monitor)
+    return best
+
+
+class _KeepBest(keras.callbacks.Callback):
+    """Holds (in memory) the weights of the best epoch by `selection`'s rule, from the model's weights now."""
+
+    def __init__(self, model: keras.Model, value: float, monitor: str):
+        super().__init__()
+        self.weights, self.value, self.monitor = model.get_weights(), value, monitor
+        self.sign = -1 if monitor == "val_loss" else 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and self.sign * value > self.sign * self.value:
+            self.weights, self.value = self.model.get_weights(), value

@@ -32,7 +32,7 @@ from kerastl.models import build
 from kerastl.progress import logger, phase
 from kerastl.train.callbacks import read_history, run_callbacks
 from kerastl.train.options import describe, resolve
-from kerastl.train.recipes import fine_tune
+from kerastl.train.recipes import fine_tune, selection
 from kerastl.train.reports import confusion_matrix, predict_labels, save_confusion, save_curves
 from kerastl.zoo import get
 
@@ -90,6 +90,9 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
                 **{k: v for k, v in options.items() if k in inspect.signature(fine_tune).parameters})
         if "fine_tune" in histories:  # the log written across resumes, not only this process's epochs
             histories["fine_tune"] = read_history(work / "history.csv")
+            if resumed and images.val is not None and selection(histories)[0] == "fine_tune":
+                # the best epoch may predate the interruption, which fine_tune's selection did not see
+                model.set_weights(keras.models.load_model(work / "best.keras").get_weights())
         write_text(work / "histories.json", json.dumps(histories, default=float))
         with atomic_file(work / TRAINED) as tmp:
             model.save(tmp)
@@ -99,12 +102,18 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         evaluated = images.val if images.val is not None else images.train
         y_true, y_pred = predict_labels(model, evaluated)
     matrix = confusion_matrix(y_true, y_pred, len(images.class_names))
+    if images.test is not None:  # the model was chosen on val: test/ gives the unbiased figure
+        with phase("scoring the test split"):
+            t_true, t_pred = predict_labels(model, images.test)
     metrics = {
         **options, "backbone": spec.name, "weights": "imagenet", "data": str(data), "image_size": size,
         "train_images": n_train, "val_images": n_val,
         "val_accuracy_frozen": round(histories["head"]["val_accuracy"][-1], 4)
         if histories["head"].get("val_accuracy") else None,
         "val_accuracy": round(float((y_true == y_pred).mean()), 4),
+        "selected": dict(zip(("phase", "epoch", "value", "monitor"), selection(histories))) if n_val else None,
+        **({"test_images": len(t_true), "test_accuracy": round(float((t_true == t_pred).mean()), 4)}
+           if images.test is not None else {}),
         "seconds": {"training": round(train_seconds, 1)},
         "class_names": images.class_names, "confusion_matrix": matrix.tolist(),
     }
@@ -211,7 +220,13 @@ def summary(metrics: dict) -> str:
     lines = [f"| phase | {split} accuracy |", "|---|---|"]
     if metrics["val_accuracy_frozen"] is not None:
         lines.append(f"| 1: head on frozen (cached) features | {metrics['val_accuracy_frozen']:.3f} |")
-    lines.append(f"| final: {describe(metrics)} | {metrics['val_accuracy']:.3f} |")
+    kept = metrics.get("selected") or {}
+    kept = {"head": " (phase 2 did not beat phase 1: the phase-1 model is kept)",
+            "fine_tune": f" (fine-tuning epoch {kept.get('epoch')}, the best on the held-out split)"}.get(kept.get("phase"), "")
+    lines.append(f"| final: {describe(metrics)}{kept} | {metrics['val_accuracy']:.3f} |")
+    if "test_accuracy" in metrics:
+        lines.append(f"| final on the test split ({metrics['test_images']} images, never used to choose) | "
+                     f"{metrics['test_accuracy']:.3f} |")
     if "export" in metrics:
         lines += ["", f"exports in export/{metrics['name']}/1/ (parity report: export_report.json):", "",
                   "| artefact | size (MB) | max abs diff | top-1 agreement | meets its threshold |", "|---|---|---|---|---|"]
@@ -232,7 +247,10 @@ def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
         f"- **Data**: `{metrics['data']}` — {metrics['train_images']} training / {metrics['val_images']} held-out images",
         f"- **Recipe**: {describe(metrics)}; {metrics['image_size']} px; {metrics['precision']}; seed {metrics['seed']}",
         f"- **{'Held-out' if metrics['val_images'] else 'Training (no held-out split)'} accuracy**: "
-        f"{metrics['val_accuracy']:.3f}{frozen}",
+        f"{metrics['val_accuracy']:.3f}{frozen}" + (" (this split also chose the model: phase 1 or the best "
+                                                    "fine-tuning epoch)" if metrics.get("selected") else ""),
+        *([f"- **Test accuracy** ({metrics['test_images']} images of test/, never used to choose): "
+           f"{metrics['test_accuracy']:.3f}"] if "test_accuracy" in metrics else []),
         "- **Input**: RGB pixels 0–255, preprocessing inside the model; output: class probabilities (float32)",
         "- **Limits**: measured only on the held-out split above; accuracy on other cameras, lighting or "
         "populations is unknown.",

@@ -1,0 +1,111 @@
+"""Mobile deployment of three trained models: every TFLite variant's size, LiteRT batch-1 latency, agreement
+with Keras (tensor level) and with `kerastl predict` end to end in MediaPipe Tasks, and accuracy.
+
+    .venv/bin/python bench/mobile.py
+
+Each model is a whole `kerastl.train_run` with the default recipe (what `kerastl train` does), whose
+export verifies every variant in a fresh process on the held-out photos and runs the TFLite files
+through MediaPipe's ImageClassifier on the held-out photo *files*:
+- demo: the bundled 500 + 200 sign digits (what `make demo` trains);
+- sign digits, all 2062 photos, 20 % held out;
+- shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
+  inverted, colour cast), 50 photos per class to train and 200 held out, written as JPEG files.
+Per model, this process then times fp32, int8 and int16x8 (16-bit activations, the alternative kerastl
+does not ship; converted from the same int8-rounded weights as int8) at batch 1 side by side, and scores
+int16x8 on the same held-out photos.
+"""
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SIGN_DIGITS, write_result  # noqa: E402
+from domain_adaptation import shift  # noqa: E402
+from quantization import converter  # noqa: E402
+
+import tensorflow as tf  # noqa: E402
+
+from kerastl import demo  # noqa: E402
+from kerastl.data import few_shot_split, image_folder, load_images  # noqa: E402
+from kerastl.export import runners, tflite  # noqa: E402
+from kerastl.export.rounding import int8_rounded  # noqa: E402
+from kerastl.export.fresh_process import p50_ms, predict  # noqa: E402
+from kerastl.train.run import train_run  # noqa: E402
+
+import keras  # noqa: E402
+
+VARIANTS = ("fp32", "fp16", "dynamic", "int8")
+
+
+def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path:
+    """train/ and val/ class folders of shifted sign-digit JPEGs (photos disjoint from each other)."""
+    train_pairs, held_pairs = few_shot_split(SIGN_DIGITS, per_class, held_out, seed=1)
+    for split, pairs in (("train", train_pairs), ("val", held_pairs)):
+        images, labels = load_images(pairs, 100)
+        for i, (image, label) in enumerate(zip(shift(images), labels)):
+            path = root / split / str(label) / f"{i}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(tf.io.encode_jpeg(image.astype("uint8"), quality=95).numpy())
+    return root
+
+
+def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
+    """fp32, int8 and int16x8 timed at batch 1 in this process, int16x8 scored on the held-out photos."""
+    model = keras.models.load_model(run_dir / "model.keras")
+    images = image_folder(data, image_size=tuple(model.inputs[0].shape[1:3]))
+    calibration = np.concatenate([x.numpy() for x, _ in images.train])[:100]
+    held_out = np.concatenate([x.numpy() for x, _ in images.val])
+    reference = model.predict(held_out, verbose=0)
+    files = {m: run_dir / "export" / name / "1" / "tflite" / f"{name}_{m}.tflite" for m in ("fp32", "int8")}
+    with tempfile.TemporaryDirectory() as scratch:
+        tflite._save_graph(int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES]), f"{scratch}/graph")
+        files["int16x8"] = Path(scratch) / "int16x8.tflite"
+        files["int16x8"].write_bytes(converter(f"{scratch}/graph", "int16x8", calibration).convert())
+        runs = {m: runners.tflite(path) for m, path in files.items()}
+        latency = {m: p50_ms(run, held_out[:1], 50) for m, run in runs.items()}
+        outputs, _ = predict(runs["int16x8"], held_out)
+        size = files["int16x8"].stat().st_size
+    return {"p50_ms_b1": latency, "speedup_vs_fp32": {m: round(latency["fp32"] / ms, 2) for m, ms in latency.items()},
+            "int16x8": {"size_vs_fp32": round(size / files["fp32"].stat().st_size, 3),
+                        "top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean())}}
+
+
+def model_rows(data: Path, out: Path, name: str) -> dict:
+    metrics = train_run(data, out, name=name)
+    artefacts = json.loads((out / "export" / name / "1" / "export_report.json").read_text())["artefacts"]
+    fp32 = artefacts["tflite_fp32"]["size_bytes"]
+    rows = {}
+    for mode in VARIANTS:
+        row = artefacts[f"tflite_{mode}"]
+        mediapipe = row.get("mediapipe", {})
+        rows[mode] = {"size_mb": round(row["size_bytes"] / 1e6, 2), "size_vs_fp32": round(row["size_bytes"] / fp32, 3),
+                      "p50_ms_b1": row["p50_ms_b1"], "top1_agreement": row["top1_agreement"],
+                      "max_abs_diff": row["max_abs_diff"], "threshold": row["threshold"],
+                      "mediapipe_agreement": mediapipe.get("agreement"), "mediapipe_accuracy": mediapipe.get("accuracy"),
+                      "mediapipe_p50_ms": mediapipe.get("p50_ms"), "refused": mediapipe.get("refused"),
+                      "passed": row["passed"]}
+    return {"train_images": metrics["train_images"], "held_out": metrics["val_images"],
+            "keras_accuracy": metrics["val_accuracy"], "rows": rows, "side_by_side": side_by_side(out, name, data)}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = Path(tmp)
+        models = {
+            "demo (bundled 500 + 200 sign digits)": (demo.DATA, "sign_digits"),
+            "sign digits, all 2062 photos": (SIGN_DIGITS, "sign_digits_full"),
+            "shifted sign digits, 50 per class": (shifted_folder(scratch / "shifted"), "shifted_digits"),
+        }
+        results = {}
+        for label, (data, name) in models.items():
+            results[label] = model_rows(data, scratch / name, name)
+            print(label, json.dumps(results[label], indent=1), flush=True)
+    write_result("mobile", {"recipe": "kerastl train defaults (efficientnet_lite0, 224 px)", "models": results},
+                 command="python bench/mobile.py")
+
+
+if __name__ == "__main__":
+    main()

@@ -5,8 +5,9 @@
 Source: 50 labelled photos per class. Target: 50 *other* photos per class under `shift` (grayscale,
 inverted, colour cast), labels unused; scored on 500 held-out photos under the same shift. Every method
 starts from the same Lite0 state (head trained on cached frozen source features), then trains blocks
-6–7 + top and the head for `--epochs` epochs at lr 1e-4 with the same source batches (`weight`: DANN's
-final λ or CORAL's loss weight).
+6–7 + top and the head for `--epochs` epochs with the same source batches: source-only with Adam at lr
+1e-4, DANN and CORAL with `kerastl.adapt`'s SGD (momentum 0.9) at lr 1e-3 (`weight`: DANN's final λ or
+CORAL's loss weight).
 """
 import argparse
 import sys
@@ -62,7 +63,7 @@ def main() -> None:
             compile_task(model, 1e-4)
             model.fit(source, epochs=args.epochs, verbose=0)
         else:
-            kerastl.adapt(model, source, target, method=method, epochs=args.epochs, learning_rate=1e-4, weight=weight)
+            kerastl.adapt(model, source, target, method=method, epochs=args.epochs, weight=weight)  # SGD, lr 1e-3
         rows.append({"method": method, "weight": weight, "source_accuracy": accuracy(model, xh, yh),
                      "target_accuracy": accuracy(model, xh_target, yh)})
         print(rows[-1], flush=True)

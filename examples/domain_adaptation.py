@@ -28,7 +28,7 @@ for method in ("source only", "dann"):
     hidden = keras.layers.Dense(64, activation="relu")(keras.layers.Dense(64, activation="relu")(inputs))
     model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
     if method == "dann":
-        kerastl.adapt(model, source, target, method="dann", epochs=60, learning_rate=3e-3)
+        kerastl.adapt(model, source, target, method="dann", epochs=60, learning_rate=3e-2)
     else:
         model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
         model.fit(source, epochs=60, verbose=0)

@@ -49,13 +49,13 @@ def test_dann_beats_source_only_on_rotated_moons():
             model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
             if method == "dann":
                 target = tf.data.Dataset.from_tensor_slices(xt).shuffle(600, seed=seed).batch(64)
-                history = kerastl.adapt(model, source, target, method="dann", epochs=60, learning_rate=3e-3)
+                history = kerastl.adapt(model, source, target, method="dann", epochs=60, learning_rate=3e-2)
                 assert {"task_loss", "dann_loss"} <= set(history.history)
             else:
                 model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
                 model.fit(source, epochs=60, verbose=0)
             accuracy[method].append(float((model.predict(xt, verbose=0).argmax(1) == yt).mean()))
-    # measured: source-only 0.65, 0.66, 0.62; DANN 0.91, 0.86, 0.60
+    # measured: source-only 0.65, 0.68, 0.61; DANN (SGD, lr 0.03) 0.74, 0.81, 0.68
     assert np.mean(accuracy["dann"]) >= np.mean(accuracy["source_only"]) + 0.05, accuracy
 
 

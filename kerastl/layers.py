@@ -65,3 +65,28 @@ class MaskedMean(keras.layers.Layer):
 
     def compute_output_shape(self, sequence_shape, mask_shape=None):
         return (sequence_shape[0], sequence_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="kerastl")
+class SpectrogramImage(keras.layers.Layer):
+    """(batch, mel bins, frames) log-mel spectrogram -> (batch, height, width, 3) pixels in [0, 255] for
+    an image backbone: normalised per utterance (zero mean, unit variance), ±3 standard deviations mapped
+    onto 0–255, low frequencies at the bottom, resized bilinearly, the same map in the three channels."""
+
+    def __init__(self, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.height, self.width = height, width
+
+    def call(self, spectrogram):
+        mean = keras.ops.mean(spectrogram, axis=(1, 2), keepdims=True)
+        std = keras.ops.std(spectrogram, axis=(1, 2), keepdims=True)
+        pixels = keras.ops.clip((spectrogram - mean) / (std + 1e-6), -3.0, 3.0) * (255.0 / 6.0) + 127.5
+        image = keras.ops.flip(pixels, axis=1)[..., None]
+        image = keras.ops.image.resize(image, (self.height, self.width), interpolation="bilinear")
+        return keras.ops.repeat(image, 3, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.height, self.width, 3)
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width}

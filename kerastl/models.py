@@ -15,6 +15,7 @@ from kerastl.freeze import freeze as freeze_blocks
 from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
 from kerastl.heads import HUB_TASKS, TASKS, TaskModel, head_of, task_of
+from kerastl.layers import SpectrogramImage
 from kerastl.zoo import BackboneSpec, get
 from kerastl.zoo.pyramid import pyramid_model
 
@@ -84,6 +85,8 @@ def build(
     precision: str = "float32",
     strategy: str | tf.distribute.Strategy | None = None,
     compile: bool = True,
+    sample_rate: int = 16000,
+    seconds: float = 1.0,
 ) -> keras.Model:
     """A zoo backbone plus a new task head, as a plain (compiled) keras.Model.
 
@@ -92,7 +95,9 @@ def build(
     (`num_classes` = its size), segmentation (a U-Net over the backbone's feature pyramid), detection
     (KerasHub RetinaNet over the pyramid; see kerastl.heads.detection for the box format) or
     text_classification (`name` a KerasHub text preset, a preset directory or "minilm"; raw strings in;
-    `freeze` True or False).
+    `freeze` True or False) or audio_classification (a mono waveform in, float32 in [-1, 1],
+    `sample_rate` Hz × `seconds`; a log-mel spectrogram inside the model becomes the image the backbone
+    sees, `input_shape` its size).
     `freeze`: True = feature extraction (whole backbone frozen), False = all blocks trainable, a block
     name or count = frozen up to that block, "lora" = frozen KerasHub transformer + rank-`lora_rank`
     LoRA adapters. BatchNorm stays in inference mode unless `train_bn`. `precision`: "float32",
@@ -114,7 +119,8 @@ def build(
 
             model = text_classifier(name, num_classes, weights=weights, freeze=freeze, dropout=dropout)
         else:
-            model = _image_model(name, num_classes, task, weights, input_shape, dropout)
+            model = _image_model(name, num_classes, task, weights, input_shape, dropout,
+                                 audio=(sample_rate, seconds) if task == "audio_classification" else None)
             _set_frozen(model, freeze, train_bn, lora_rank)
         if compile:
             default_lr = 1e-3 if freeze is True or freeze == "lora" else 3e-5 if task == "text_classification" else 1e-4
@@ -122,7 +128,8 @@ def build(
     return model
 
 
-def _image_model(name: str, num_classes: int, task: str, weights, input_shape, dropout: float) -> keras.Model:
+def _image_model(name: str, num_classes: int, task: str, weights, input_shape, dropout: float,
+                 audio: tuple[int, float] | None = None) -> keras.Model:
     spec, backbone, weights_file = create_backbone(name, weights=weights, input_shape=input_shape)
     if task == "detection":
         from kerastl.heads.detection import pyramid_encoder, retinanet
@@ -130,13 +137,33 @@ def _image_model(name: str, num_classes: int, task: str, weights, input_shape, d
         if weights_file is not None:
             weights_lib.load_file(backbone, backbone, weights_file)
         return retinanet(pyramid_encoder(spec, backbone), num_classes)
-    inputs = keras.Input(backbone.inputs[0].shape[1:], name="image")
-    features = (pyramid_model(spec, backbone) if TASKS[task].pyramid else backbone)(inputs)
+    if audio:
+        inputs = keras.Input((_samples(*audio),), name="waveform")
+        pixels = SpectrogramImage(*backbone.inputs[0].shape[1:3])(log_mel(audio[0])(inputs))
+    else:
+        inputs = pixels = keras.Input(backbone.inputs[0].shape[1:], name="image")
+    features = (pyramid_model(spec, backbone) if TASKS[task].pyramid else backbone)(pixels)
     outputs = TASKS[task].head(features, inputs=inputs, num_classes=num_classes, dropout=dropout)
     model = TaskModel(inputs, outputs, name=f"{backbone.name}_{task}", task=task)
     if weights_file is not None:
         weights_lib.load_file(model, backbone, weights_file)
     return model
+
+
+def log_mel(sample_rate: int, mel_bins: int = 64) -> keras.layers.MelSpectrogram:
+    """Keras' MelSpectrogram in dB: 25 ms Hann windows every 10 ms, `mel_bins` bands up to sample_rate / 2."""
+    window = int(round(0.025 * sample_rate))
+    return keras.layers.MelSpectrogram(fft_length=1 << (window - 1).bit_length(), sequence_stride=sample_rate // 100,
+                                       sequence_length=window, sampling_rate=sample_rate, num_mel_bins=mel_bins,
+                                       max_freq=sample_rate / 2, name="log_mel")
+
+
+def _samples(sample_rate, seconds) -> int:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or sample_rate < 1000:
+        raise InvalidArgumentError(f"sample_rate must be an int >= 1000 (Hz), got {sample_rate!r}")
+    if not isinstance(seconds, (int, float)) or not 0.1 <= seconds <= 60:
+        raise InvalidArgumentError(f"seconds must be between 0.1 and 60, got {seconds!r}")
+    return int(round(sample_rate * seconds))
 
 
 def _set_frozen(model: keras.Model, freeze, train_bn: bool, lora_rank: int) -> None:

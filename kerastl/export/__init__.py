@@ -77,6 +77,8 @@ def export(
     if set(thresholds or {}) - set(THRESHOLDS):
         raise InvalidArgumentError(f"thresholds keys must be among {sorted(THRESHOLDS)}, got {sorted(thresholds)}")
     bounds = {**THRESHOLDS, **(thresholds or {})}
+    if task_of(model) == "audio_classification":
+        raise InvalidArgumentError("exporting audio models is not built yet: save them with model.save(path.keras)")
     if task_of(model) in HUB_TASKS:
         return _warn_misses(hub_tasks.export_saved_model(
             model, out_dir, formats, name=_checked_name(name, version), version=version, verify_data=verify_data,

@@ -51,6 +51,9 @@ TASKS = {
     "embedding": Task(
         embedding, "embedding", SupervisedContrastiveLoss, lambda n: [], 2,
         "class indices (batch,); batches should hold several images per class", key="embedding"),
+    "audio_classification": Task(  # a waveform in: kerastl.models.build puts a log-mel frontend first
+        _head("softmax", "predictions"), "predictions", lambda: "sparse_categorical_crossentropy",
+        lambda n: ["accuracy"], 2, "class indices (batch,)", argmax=True),
     "segmentation": Task(
         segmentation, "segmentation", lambda: "sparse_categorical_crossentropy",
         lambda n: ["accuracy", keras.metrics.MeanIoU(n, sparse_y_pred=False, name="mean_iou")], 2,

@@ -81,7 +81,7 @@ class SpectrogramImage(keras.layers.Layer):
         mean = keras.ops.mean(spectrogram, axis=(1, 2), keepdims=True)
         std = keras.ops.std(spectrogram, axis=(1, 2), keepdims=True)
         pixels = keras.ops.clip((spectrogram - mean) / (std + 1e-6), -3.0, 3.0) * (255.0 / 6.0) + 127.5
-        image = keras.ops.flip(pixels, axis=1)[..., None]
+        image = keras.ops.expand_dims(keras.ops.flip(pixels, axis=1), -1)
         image = keras.ops.image.resize(image, (self.height, self.width), interpolation="bilinear")
         return keras.ops.repeat(image, 3, axis=-1)
 

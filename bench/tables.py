@@ -106,8 +106,18 @@ def mobile_speed() -> str:
         for model, r in _load("mobile")["models"].items()])
 
 
+def audio() -> str:
+    rows = _load("audio")["rows"]
+    speakers = list(rows[0]["per_speaker"])
+    return _markdown(["recordings per digit per training speaker", "method", "mean accuracy (held-out speaker)",
+                      *speakers, "seconds per fold"], [
+        [row["per_digit"], row["method"], f"**{row['mean_accuracy']:.3f}**",
+         *(f"{row['per_speaker'][s]:.3f}" for s in speakers), row["mean_seconds"]] for row in rows])
+
+
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
-          "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed}
+          "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
+          "audio": audio}
 
 if __name__ == "__main__":
     for name, make in TABLES.items():

@@ -95,10 +95,13 @@ def audio_folder(
     root = Path(path)
     if not root.is_dir():
         raise InvalidArgumentError(f"audio folder {str(root)!r} does not exist")
-    if held_out_speakers and (label_pattern is None or "(?P<speaker>" not in label_pattern):
+    pattern = None if label_pattern is None else re.compile(label_pattern)
+    if pattern is not None and "label" not in pattern.groupindex:
+        raise InvalidArgumentError(f"label_pattern needs a (?P<label>...) group, got {label_pattern!r}")
+    if held_out_speakers and (pattern is None or "speaker" not in pattern.groupindex):
         raise InvalidArgumentError("held_out_speakers needs a label_pattern with a (?P<speaker>...) group, "
                                    f"e.g. FSDD_PATTERN = {FSDD_PATTERN!r}")
-    entries = _entries(root, label_pattern)  # [(file, label, speaker or None)]
+    entries = _entries(root, pattern)  # [(file, label, speaker or None)]
     class_names = sorted({label for _, label, _ in entries})
     clips, skipped = {}, []
     for file, _, _ in entries:
@@ -141,22 +144,19 @@ def audio_folder(
                      skipped, speakers)
 
 
-def _entries(root: Path, label_pattern: str | None) -> list[tuple[Path, str, str | None]]:
-    if label_pattern is None:
+def _entries(root: Path, pattern: re.Pattern | None) -> list[tuple[Path, str, str | None]]:
+    if pattern is None:
         folders = sorted(d for d in root.iterdir() if d.is_dir())
         entries = [(f, d.name, None) for d in folders for f in sorted(d.rglob("*")) if f.is_file()]
         if not entries:
             raise InvalidArgumentError(f"{str(root)!r} has no class folders with files; expected <path>/<class>/*.wav "
                                        "or a label_pattern for file names")
         return entries
-    pattern = re.compile(label_pattern)
-    if "label" not in pattern.groupindex:
-        raise InvalidArgumentError(f"label_pattern needs a (?P<label>...) group, got {label_pattern!r}")
     entries = []
     for file in sorted(f for f in root.iterdir() if f.is_file()):
         match = pattern.fullmatch(file.name)
         if match:
             entries.append((file, match["label"], match.groupdict().get("speaker")))
     if not entries:
-        raise InvalidArgumentError(f"no file name in {str(root)!r} matches label_pattern {label_pattern!r}")
+        raise InvalidArgumentError(f"no file name in {str(root)!r} matches label_pattern {pattern.pattern!r}")
     return entries

@@ -36,10 +36,11 @@ def _head(activation: str | None, name: str) -> Callable:
     return functools.partial(dense_head, activation=activation, name=name)
 
 
+_CLASSIFICATION = Task(
+    _head("softmax", "predictions"), "predictions", lambda: "sparse_categorical_crossentropy",
+    lambda n: ["accuracy"], 2, "class indices (batch,)", argmax=True)
 TASKS = {
-    "classification": Task(
-        _head("softmax", "predictions"), "predictions", lambda: "sparse_categorical_crossentropy",
-        lambda n: ["accuracy"], 2, "class indices (batch,)", argmax=True),
+    "classification": _CLASSIFICATION,
     "multi_label": Task(
         _head("sigmoid", "multi_label"), "multi_label", lambda: "binary_crossentropy",
         lambda n: [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(multi_label=True, name="auc"),
@@ -51,9 +52,7 @@ TASKS = {
     "embedding": Task(
         embedding, "embedding", SupervisedContrastiveLoss, lambda n: [], 2,
         "class indices (batch,); batches should hold several images per class", key="embedding"),
-    "audio_classification": Task(  # a waveform in: kerastl.models.build puts a log-mel frontend first
-        _head("softmax", "predictions"), "predictions", lambda: "sparse_categorical_crossentropy",
-        lambda n: ["accuracy"], 2, "class indices (batch,)", argmax=True),
+    "audio_classification": _CLASSIFICATION,  # a waveform in: kerastl.models.build puts a log-mel frontend first
     "segmentation": Task(
         segmentation, "segmentation", lambda: "sparse_categorical_crossentropy",
         lambda n: ["accuracy", keras.metrics.MeanIoU(n, sparse_y_pred=False, name="mean_iou")], 2,

@@ -12,14 +12,19 @@ from kerastl.io import atomic_file, write_text
 from kerastl.progress import logger
 
 
+def improves(value: float, best: float | None, monitor: str) -> bool:
+    """Whether `value` of `monitor` beats `best` strictly: lower for a loss, higher otherwise."""
+    return best is None or (value < best if "loss" in monitor else value > best)
+
+
 class BestModel(keras.callbacks.Callback):
     """Saves the model to `path` whenever `monitor` improves. Each save is written under a temporary
     name and renamed (a kill mid-write leaves the previous file intact), and the best value is kept
     in `<path>.json`, so a resumed run keeps comparing with the epochs before the interruption."""
 
-    def __init__(self, path: str | Path, monitor: str, mode: str):
+    def __init__(self, path: str | Path, monitor: str):
         super().__init__()
-        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        self.path, self.monitor = Path(path), monitor
         self.record = self.path.with_name(self.path.name + ".json")
         self.best = json.loads(self.record.read_text())["value"] if self.record.is_file() else None
 
@@ -27,7 +32,7 @@ class BestModel(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or math.isnan(value):
             return
-        if self.best is None or (value < self.best if self.mode == "min" else value > self.best):
+        if improves(value, self.best, self.monitor):
             logger.info("saving %s (epoch %d, %s=%.4f)", self.path.name, epoch + 1, self.monitor, value)
             with atomic_file(self.path) as tmp:
                 self.model.save(tmp)
@@ -48,7 +53,7 @@ def run_callbacks(directory: str | Path, *, monitor: str = "val_accuracy", patie
     callbacks = [  # the log first: an epoch in the backup is always in the log
         keras.callbacks.CSVLogger(str(directory / "history.csv"), append=True),
         *([keras.callbacks.BackupAndRestore(str(directory / "backup"), double_checkpoint=True)] if resume else []),
-        BestModel(directory / "best.keras", monitor, mode),
+        BestModel(directory / "best.keras", monitor),
         keras.callbacks.TerminateOnNaN(),
     ]
     if patience is not None:

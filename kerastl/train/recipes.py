@@ -8,6 +8,7 @@ from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze, unfreeze
 from kerastl.models import compile_task
 from kerastl.progress import EpochLog, logger
+from kerastl.train.callbacks import improves
 from kerastl.train.feature_cache import fit_head
 from kerastl.train.layerwise import layer_decay_multipliers, with_layerwise_lr
 from kerastl.train.options import RECIPES, default
@@ -76,10 +77,9 @@ def selection(histories: dict[str, dict[str, list[float]]]) -> tuple[str, int, f
     fine-tuning epoch that beat it and every epoch before it on `val` (val_accuracy, else val_loss)."""
     head = histories["head"]
     monitor = "val_accuracy" if "val_accuracy" in head else "val_loss"
-    sign = -1 if monitor == "val_loss" else 1
     best = ("head", len(head[monitor]), head[monitor][-1], monitor)
     for epoch, value in enumerate(histories.get("fine_tune", {}).get(monitor, []), start=1):
-        if sign * value > sign * best[2]:
+        if improves(value, best[2], monitor):
             best = ("fine_tune", epoch, value, monitor)
     return best
 
@@ -90,9 +90,8 @@ class _KeepBest(keras.callbacks.Callback):
     def __init__(self, model: keras.Model, value: float, monitor: str):
         super().__init__()
         self.weights, self.value, self.monitor = model.get_weights(), value, monitor
-        self.sign = -1 if monitor == "val_loss" else 1
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
-        if value is not None and self.sign * value > self.sign * self.value:
+        if value is not None and improves(value, self.value, self.monitor):
             self.weights, self.value = self.model.get_weights(), value

@@ -100,7 +100,10 @@ def test_segmentation_exports_per_pixel_classes(shapes_segmenter, tmp_path):
         model_asset_path=str(tmp_path / "model" / "1" / "tflite" / "model_fp32.tflite")), output_category_mask=True)
     with vision.ImageSegmenter.create_from_options(options) as segmenter:
         assert segmenter.labels == ["background", *kerastl.data.shapes_classes]
-        mask = segmenter.segment(mp.Image.create_from_file(str(png))).category_mask.numpy_view()[..., 0]
+        # numpy_view() does not own its memory: copy it while the result is alive (a view of a freed
+        # temporary read garbage on CI).
+        result = segmenter.segment(mp.Image.create_from_file(str(png)))
+        mask = np.array(result.category_mask.numpy_view())[..., 0]
     expected = shapes_segmenter.predict(np.round(images[3:4]), verbose=0)[0].argmax(-1)
     assert mask.shape == expected.shape and (mask == expected).mean() >= 0.99
 

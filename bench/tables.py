@@ -115,9 +115,23 @@ def audio() -> str:
          *(f"{row['per_speaker'][s]:.3f}" for s in speakers), row["mean_seconds"]] for row in rows])
 
 
+def scale() -> str:
+    r = _load("scale")
+    full, (old, new) = r["full"], r["subset"]
+    gb = lambda row: max(row["peak_rss_gb"].values())  # noqa: E731
+    rows = [[f"old loader, {r['subset_images']:,} images", old["indexing_seconds"], old["pipeline_images_per_s"],
+             "–", "–", gb(old)],
+            [f"new loader, {r['subset_images']:,} images", new["indexing_seconds"], new["pipeline_images_per_s"],
+             "–", "–", gb(new)],
+            [f"new loader, {r['images']:,} images", full["indexing_seconds"], full["pipeline_images_per_s"],
+             full["phase_1_images_per_s"], full["fine_tune_images_per_s"], gb(full)]]
+    return _markdown(["run", "indexing (s)", "input pipeline alone (images/s)", "phase 1 (images/s)",
+                      f"fine-tuning, {r['fine_tune_steps']} steps (images/s)", "peak RSS (GB)"], rows)
+
+
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
-          "audio": audio}
+          "audio": audio, "scale": scale}
 
 if __name__ == "__main__":
     for name, make in TABLES.items():

@@ -151,7 +151,7 @@ def _predict(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from kerastl.data.image_folder import evaluation_files, files_dataset
+    from kerastl.data.image_folder import evaluation_files, stream
     from kerastl.train.reports import predict_labels
 
     model, labels = _load_model(args.model)
@@ -162,7 +162,9 @@ def _evaluate(args) -> int:
                                    f"{len(labels)} labels {labels[:12]} (labels.txt beside the model)")
     if not pairs:
         raise InvalidArgumentError(f"no readable images in the {split} split of {args.data!r}")
-    dataset = files_dataset(pairs, labels, tuple(model.inputs[0].shape[1:3])).batch(32)
+    index = {name: i for i, name in enumerate(labels)}
+    dataset = stream([(f, index[name]) for f, name in pairs], tuple(model.inputs[0].shape[1:3]), batch_size=32,
+                     skipped=skipped, where=f"{args.data} ({split})")
     y_true, y_pred = predict_labels(model, dataset)
     print(json.dumps({"split": split, "images": len(y_true), "accuracy": round(float((y_true == y_pred).mean()), 4),
                       "classes": sorted({name for _, name in pairs}), "skipped_unreadable": len(skipped)}))

@@ -15,6 +15,8 @@ from typing import Iterator
 
 from kerastl.errors import InvalidArgumentError
 
+MEMORY_BYTES = 2 * 10**9  # RAM a cache (decoded images, phase-1 features) may hold before it goes to disk
+
 
 def _partial(target: Path) -> Path:
     return target.with_name(f".{target.name}.partial-{os.getpid()}-{secrets.token_hex(4)}{target.suffix}")

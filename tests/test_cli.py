@@ -113,8 +113,12 @@ def test_evaluate_maps_folders_to_labels_by_name_and_scores_the_whole_folder(dem
     assert held_out["accuracy"] == metrics["val_accuracy"]  # the same images, decoded the same way
     # A folder holding only classes 3 and 7: scored against outputs 3 and 7, not positions 0 and 1.
     two = photo_folder(tmp_path / "two", classes=("3", "7"), per_class=20, split="val")
-    result = evaluate("--data", str(two))
+    first = sorted((two / "7").iterdir())[0]
+    (two / "7" / "cut.jpg").write_bytes(first.read_bytes()[:300])  # a JPEG header, then nothing: fails to decode
+    with pytest.warns(UserWarning, match=r"failed to decode.*cut\.jpg"):
+        result = evaluate("--data", str(two))
     assert (result["split"], result["images"], result["classes"]) == ("all", 40, ["3", "7"])
+    assert result["skipped_unreadable"] == 1
     rows = metrics["confusion_matrix"]
     expected = (rows[3][3] + rows[7][7]) / 40  # the same 40 photos, from the run's confusion matrix
     assert result["accuracy"] == pytest.approx(expected, abs=1e-4) and result["accuracy"] > 0.2  # by position: ~0

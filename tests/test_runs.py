@@ -70,3 +70,19 @@ def test_nan_loss_stops_training(tmp_path):
     history = fresh_model().fit(corrupt, Y, batch_size=8, epochs=5, verbose=0,
                                 callbacks=run_callbacks(tmp_path, monitor="loss"))
     assert history.epoch == [0] and np.isnan(history.history["loss"][0])
+
+
+def test_a_run_past_its_memory_budget_caches_on_disk_and_names_files_that_fail_to_decode(tmp_path, caplog):
+    from kerastl.train.run import train_run
+    from tests.conftest import photo_folder
+
+    data = photo_folder(tmp_path / "photos", per_class=8)
+    cut = data / "1" / "cut.jpg"
+    cut.write_bytes(next((data / "1").iterdir()).read_bytes()[:300])  # a JPEG header, then nothing
+    with caplog.at_level("INFO", logger="kerastl"), pytest.warns(UserWarning, match=r"failed to decode.*cut\.jpg"):
+        metrics = train_run(data, tmp_path / "run", export=False, memory_gb=0, image_size=32, head_epochs=2,
+                            fine_tune_epochs=1)
+    assert metrics["skipped_files"] == [str(cut)]  # found by the stream, not by indexing
+    assert metrics["train_images"] + metrics["val_images"] == 24
+    assert "cached on disk" in caplog.text and "GB on disk" in caplog.text  # images and features both spilled
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "run"]  # <out>.work/ and its caches are gone

@@ -1,9 +1,17 @@
-"""A folder of class-per-folder images -> tf.data pipelines, with unreadable files skipped up front.
+"""A folder of class-per-folder images -> streaming tf.data pipelines whose memory does not grow with it.
 
 Pixels follow `kerastl.data.pixels` (3 channels: grayscale, palette, CMYK and RGBA/alpha images become
 RGB; MediaPipe's resize), the convention of `kerastl predict`, the exported `serving_bytes` signature and
-the mobile runtime. Every file is decoded once while indexing, so a corrupt or
-truncated image is skipped with a counted warning instead of failing deep inside tf.data.
+the mobile runtime.
+
+- Indexing lists the files and reads their first bytes: a file that is not a JPEG/PNG/GIF/BMP (empty,
+  text, another format) is skipped and counted at once.
+- Decoding happens in the tf.data map, in parallel. A file that fails there (a truncated JPEG) is
+  dropped from the stream and counted when the first full pass over its split ends (`ImageData.skipped`,
+  with a warning naming the files).
+- Decoded images are cached as uint8 in RAM when a split fits `memory_bytes`, else on disk under
+  `cache_dir` when one is given, else not at all (decoded again every epoch). Training files are
+  shuffled by name before decoding, and again after a cache.
 """
 from __future__ import annotations
 
@@ -16,11 +24,15 @@ import tensorflow as tf
 
 from kerastl.data import pixels
 from kerastl.errors import InvalidArgumentError
+from kerastl.io import MEMORY_BYTES
 from kerastl.progress import logger
 
 SPLIT_NAMES = {"train": ("train", "training"), "val": ("val", "validation", "valid"), "test": ("test",)}
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what keras' loader accepts
+MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM")  # what pixels.decode reads
 EVALUATION_SPLITS = ("test", "val", "all")
+SHUFFLE_BUFFER = 4096  # images shuffled after a disk cache (a RAM cache shuffles the whole split)
+_END = "\0end-of-pass"  # a path no file has: marks the end of a pass through the stream
 
 
 @dataclasses.dataclass
@@ -30,25 +42,40 @@ class ImageData:
     train: tf.data.Dataset
     val: tf.data.Dataset | None
     class_names: list[str]
-    skipped: list[str] = dataclasses.field(default_factory=list)  # unreadable files left out
-    val_files: list[tuple[str, int]] = dataclasses.field(default_factory=list)  # (file, class index) of `val`
+    skipped: list[str] = dataclasses.field(default_factory=list)  # unreadable files left out (grows at run time)
+    files: dict[str, list[tuple[str, int]]] = dataclasses.field(default_factory=dict)  # split -> listed (file, class)
     test: tf.data.Dataset | None = None  # the folder's test/ split: scored, never used to choose a model
+
+    @property
+    def val_files(self) -> list[tuple[str, int]]:
+        """(file, class index) of `val`, less the files skipped so far."""
+        skipped = set(self.skipped)
+        return [pair for pair in self.files.get("val", []) if pair[0] not in skipped]
+
+    def count(self, split: str) -> int:
+        """Images in `split` ("train", "val", "test"): listed less skipped, or counted by a pass (TFDS)."""
+        if split in self.files:
+            skipped = set(self.skipped)
+            return sum(f not in skipped for f, _ in self.files[split])
+        dataset = getattr(self, split)
+        return 0 if dataset is None else sum(int(y.shape[0]) for _, y in dataset)
 
 
 def _split_dir(root: Path, split: str) -> Path | None:
     return next((root / n for n in SPLIT_NAMES[split] if (root / n).is_dir()), None)
 
 
-def _readable(path: Path) -> bool:
+def _looks_like_image(path: Path) -> bool:
+    """The file starts like a JPEG, PNG, GIF or BMP (the only bytes indexing reads)."""
     try:
-        pixels.decode(tf.io.read_file(str(path)))
-        return True
-    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+        with open(path, "rb") as f:
+            return f.read(8).startswith(MAGIC)
+    except OSError:
         return False
 
 
 def index_folder(root: Path, every_class: bool = True) -> tuple[list[str], list[tuple[str, str]], list[str]]:
-    """-> (class names, [(file, class name)] of readable images, [unreadable files]) for `root/<class>/**`.
+    """-> (class names, [(file, class name)] of image files, [files that are no image]) for `root/<class>/**`.
 
     `every_class`: a class folder without readable images is an error (a class that cannot be learned).
     """
@@ -58,8 +85,8 @@ def index_folder(root: Path, every_class: bool = True) -> tuple[list[str], list[
     pairs, skipped, empty = [], [], []
     for name in names:
         files = sorted(f for f in (root / name).rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
-        readable = [f for f in files if _readable(f)]
-        skipped += [str(f) for f in files if f not in readable]
+        readable = [f for f in files if _looks_like_image(f)]
+        skipped += [str(f) for f in sorted(set(files) - set(readable))]
         pairs += [(str(f), name) for f in readable]
         if not readable:
             empty.append(name)
@@ -104,12 +131,55 @@ def labelled_splits(path: str | Path, *, validation_split: float = 0.2,
     return class_names, splits, skipped
 
 
-def files_dataset(pairs: list[tuple[str, str]], class_names: list[str],
-                  image_size: tuple[int, int]) -> tf.data.Dataset:
-    """Unbatched (pixels, label index into `class_names`) of [(file, class name)], decoded and resized once."""
-    index = {name: i for i, name in enumerate(class_names)}
-    labels = tf.data.Dataset.from_tensor_slices(tf.constant([index[name] for _, name in pairs], tf.int32))
-    return tf.data.Dataset.zip(pixels.files([f for f, _ in pairs], image_size), labels).cache()
+class _Tally:
+    """Which listed files a stream decoded; when its first full pass ends, the others are skipped."""
+
+    def __init__(self, files: list[str], skipped: list[str], where: str):
+        self.files, self.skipped, self.where = files, skipped, where
+        self.seen: set[str] = set()
+        self.done = False
+
+    def passes(self, path: tf.Tensor) -> bool:
+        """The `filter` predicate: records `path`; False (drop it) for the end-of-pass marker."""
+        path = path.numpy().decode()
+        if path != _END:
+            self.seen.add(path)
+            return True
+        if not self.done:
+            self.done = True
+            failed = [f for f in self.files if f not in self.seen]
+            if failed:
+                self.skipped += failed
+                message = (f"skipped {len(failed)} image file(s) of {self.where} that failed to decode (corrupt or "
+                           f"truncated): {failed[:5]}")
+                logger.warning(message)
+                warnings.warn(message, stacklevel=1)
+        return False
+
+
+def stream(pairs: list[tuple[str, int]], image_size: tuple[int, int], *, batch_size: int, skipped: list[str],
+           where: str, shuffle_seed: int | None = None, cache: str | None = None) -> tf.data.Dataset:
+    """Batched (pixels float32, label) of [(file, class index)], decoded in the map; files that fail are
+    dropped and, after the first full pass, appended to `skipped`. `shuffle_seed`: reshuffled every pass.
+    `cache`: None (decode every pass), "" (uint8 in RAM) or a file prefix (uint8 on disk)."""
+    tally = _Tally([f for f, _ in pairs], skipped, where)
+    ds = tf.data.Dataset.from_tensor_slices((tf.constant([f for f, _ in pairs], tf.string),
+                                             tf.constant([y for _, y in pairs], tf.int32)))
+    if shuffle_seed is not None:
+        ds = ds.shuffle(len(pairs), seed=shuffle_seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda path, label: (tf.cast(pixels.load(tf.io.read_file(path), image_size), tf.uint8), label, path),
+                num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    end = tf.data.Dataset.from_tensors((tf.zeros([*image_size, 3], tf.uint8), tf.constant(-1), tf.constant(_END)))
+    ds = ds.concatenate(end).filter(
+        lambda image, label, path: tf.reshape(tf.py_function(tally.passes, [path], tf.bool), []))
+    ds = ds.map(lambda image, label, path: (image, label))
+    if cache is not None:
+        ds = ds.cache(cache)
+        if shuffle_seed is not None:
+            ds = ds.shuffle(len(pairs) if cache == "" else min(len(pairs), SHUFFLE_BUFFER), seed=shuffle_seed,
+                            reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(lambda images, labels: (tf.cast(images, tf.float32), labels)).prefetch(
+        tf.data.AUTOTUNE)
 
 
 def image_folder(
@@ -119,28 +189,40 @@ def image_folder(
     batch_size: int = 32,
     validation_split: float = 0.2,
     seed: int = 0,
+    memory_bytes: int = MEMORY_BYTES,
+    cache_dir: str | Path | None = None,
 ) -> ImageData:
     """Load `path/<class>/*.jpg`, or `path/train/<class>` + `path/val/<class>` (+ `path/test/<class>`)
     when those exist.
 
     Without split folders, `validation_split` of the images (seeded) form `val` (0 = no val set). The
-    training set is reshuffled every epoch; decoded images are cached in memory.
+    training set is reshuffled every epoch. A split whose decoded uint8 pixels fit the RAM left of
+    `memory_bytes` is cached in RAM; otherwise on disk in `cache_dir` (a directory kerastl creates and
+    owns: remove it after the run) when given, else not cached.
     """
     class_names, splits, skipped = labelled_splits(path, validation_split=validation_split, seed=seed)
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} unreadable image file(s) under {str(path)!r} (corrupt or truncated), "
+        warnings.warn(f"skipped {len(skipped)} file(s) under {str(path)!r} that are no JPEG/PNG/GIF/BMP image, "
                       f"e.g. {skipped[:3]}", stacklevel=2)
-    train_pairs, val_pairs, test_pairs = splits["train"], splits.get("val", []), splits.get("test", [])
-    logger.info("%d training / %d held-out%s images, %d classes (%s)", len(train_pairs), len(val_pairs),
-                f" / {len(test_pairs)} test" if test_pairs else "", len(class_names), path)
-    size = tuple(image_size)
-    train = files_dataset(train_pairs, class_names, size).shuffle(len(train_pairs), seed=seed,
-                                                                  reshuffle_each_iteration=True)
-    batched = lambda ds: ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)  # noqa: E731
-    val = batched(files_dataset(val_pairs, class_names, size)) if val_pairs else None
     index = {name: i for i, name in enumerate(class_names)}
-    test = batched(files_dataset(test_pairs, class_names, size)) if test_pairs else None
-    return ImageData(batched(train), val, class_names, skipped, [(f, index[name]) for f, name in val_pairs], test)
+    files = {split: [(f, index[name]) for f, name in pairs] for split, pairs in splits.items() if pairs}
+    logger.info("%d training / %d held-out%s images, %d classes (%s)", len(files["train"]),
+                len(files.get("val", [])), f" / {len(files['test'])} test" if "test" in files else "",
+                len(class_names), path)
+    left = memory_bytes
+    datasets = {}
+    for split, pairs in files.items():
+        size = len(pairs) * image_size[0] * image_size[1] * 3
+        cache = "" if size <= left else None if cache_dir is None else str(Path(cache_dir) / split)
+        left -= size if cache == "" else 0
+        if cache:
+            Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        logger.info("%s: %d images, %.2f GB decoded: %s", split, len(pairs), size / 1e9,
+                    {"": "cached in RAM", None: "decoded every epoch"}.get(cache, f"cached on disk ({cache_dir})"))
+        datasets[split] = stream(pairs, tuple(image_size), batch_size=batch_size, skipped=skipped,
+                                 where=f"{path} ({split})", shuffle_seed=seed if split == "train" else None,
+                                 cache=cache)
+    return ImageData(datasets["train"], datasets.get("val"), class_names, skipped, files, datasets.get("test"))
 
 
 def evaluation_files(path: str | Path, split: str | None = None, *,

@@ -1,11 +1,16 @@
 """Frozen-phase training on cached features: run the frozen backbone once, train the head many times.
 
+Features are kept in RAM up to a budget and spill to memory-mapped files beyond it.
+
 The head model shares its layers with the full model, so training it trains the full model's head:
 nothing is copied back, and the full model is ready for fine-tuning or export.
 """
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -13,6 +18,7 @@ import tensorflow as tf
 
 from kerastl.freeze import find_backbone
 from kerastl.heads import head_of
+from kerastl.io import MEMORY_BYTES
 from kerastl.progress import logger
 
 FEATURE_LAYER = "avg_pool"
@@ -39,19 +45,86 @@ def feature_fn(extractor: keras.Model, dataset: tf.data.Dataset):
     return tf.function(lambda images: extractor(images, training=False), input_signature=[spec])
 
 
-def extract(run, dataset: tf.data.Dataset, copies: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Features (`run(images)`) and labels of `dataset`, `copies` passes (more than one only helps with
-    augmentation)."""
-    xs, ys = [], []
+class _Rows:
+    """Rows appended batch by batch, kept in RAM up to `memory_bytes`; past that every row so far and every
+    later one goes to raw files in `directory`, read back memory-mapped. Peak RAM: `memory_bytes`."""
+
+    def __init__(self, memory_bytes: int, directory: Path):
+        self.memory_bytes, self.directory = memory_bytes, directory
+        self.parts: list[list[np.ndarray]] = []
+        self.files: list | None = None
+        self.count = self.bytes = 0
+
+    def append(self, leaves: list[np.ndarray]) -> None:
+        self.count += len(leaves[0])
+        self.bytes += sum(a.nbytes for a in leaves)
+        if self.files is None and self.bytes > self.memory_bytes:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.files = [open(self.directory / f"{i}.bin", "wb") for i in range(len(leaves))]  # noqa: SIM115
+            for part in self.parts:
+                self._write(part)
+            self.parts = []
+        if self.files is None:
+            self.parts.append(leaves)
+        else:
+            self._write(leaves)
+        self.shapes = [(a.dtype, a.shape[1:]) for a in leaves]
+
+    def _write(self, leaves: list[np.ndarray]) -> None:
+        for file, array in zip(self.files, leaves):
+            np.ascontiguousarray(array).tofile(file)
+
+    def arrays(self) -> list[np.ndarray]:
+        """The rows: arrays in RAM, or read-only memory maps of the files."""
+        if self.files is None:
+            return [np.concatenate(column) for column in zip(*self.parts)]
+        for file in self.files:
+            file.close()
+        return [np.memmap(file.name, dtype, "r", shape=(self.count, *shape))
+                for file, (dtype, shape) in zip(self.files, self.shapes)]
+
+    @property
+    def on_disk(self) -> bool:
+        return self.files is not None
+
+
+def extract(run, dataset: tf.data.Dataset, copies: int = 1, *, memory_bytes: int,
+            directory: Path) -> tuple[Any, np.ndarray, bool]:
+    """(features, labels, on disk?) of `dataset` through `run`, `copies` passes (more than one only helps
+    with augmentation). Features beyond `memory_bytes` are written to `directory` and memory-mapped."""
+    rows = _Rows(memory_bytes, directory)
     start = time.perf_counter()
     for _ in range(copies):
         for images, labels in dataset:
-            xs.append(tf.nest.map_structure(lambda t: t.numpy(), run(images)))
-            ys.append(labels.numpy())
+            batch = (run(images), labels)
+            rows.append([t.numpy() for t in tf.nest.flatten(batch)])
     seconds = time.perf_counter() - start
-    count = sum(len(y) for y in ys)
-    logger.info("features of %d images in %.1f s (%.0f images/s)", count, seconds, count / max(seconds, 1e-9))
-    return tf.nest.map_structure(lambda *parts: np.concatenate(parts), *xs), np.concatenate(ys)
+    logger.info("features of %d images in %.1f s (%.0f images/s)%s", rows.count, seconds,
+                rows.count / max(seconds, 1e-9), f", {rows.bytes / 1e9:.2f} GB on disk" if rows.on_disk else "")
+    features, labels = tf.nest.pack_sequence_as(batch, rows.arrays())
+    return features, labels, rows.on_disk
+
+
+class _Batches(keras.utils.PyDataset):
+    """Batches of memory-mapped feature rows, in a new order every epoch when `seed` is given."""
+
+    def __init__(self, x, y: np.ndarray, batch_size: int, seed: int | None = None):
+        super().__init__()
+        self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
+        self.order = np.arange(len(y))
+        self.on_epoch_end()
+
+    def __len__(self) -> int:
+        return -(-len(self.y) // self.batch_size)
+
+    def __getitem__(self, i: int):
+        rows = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])  # sorted: sequential reads
+        return tf.nest.map_structure(lambda a: np.asarray(a[rows]), self.x), np.asarray(self.y[rows])
+
+    def on_epoch_end(self) -> None:
+        if self.seed is not None:
+            self.order = np.random.default_rng(self.seed).permutation(len(self.y))
+            self.seed += 1
 
 
 def fit_head(
@@ -65,14 +138,30 @@ def fit_head(
     copies: int = 1,
     callbacks: list | None = None,
     verbose: int = 0,
+    memory_bytes: int = MEMORY_BYTES,
+    cache_dir: str | Path | None = None,
 ) -> keras.callbacks.History:
-    """Train the head of `model` on cached backbone features of `train` (val scored on cached features too)."""
+    """Train the head of `model` on cached backbone features of `train` (val scored on cached features too).
+
+    Features stay in RAM up to `memory_bytes` (train and val each); beyond it they are written to a
+    temporary directory under `cache_dir` (default: the system's), memory-mapped while the head trains
+    and removed after it, so RAM does not grow with the number of images.
+    """
     extractor, head = split_at_features(model)
     run = feature_fn(extractor, train)
-    x, y = extract(run, train, copies)
-    validation = extract(run, val) if val is not None else None
     task = head_of(model)
     head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss(),
                  metrics=task.metrics(head.outputs[0].shape[-1]))
-    return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose,
-                    callbacks=callbacks)
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="features-", dir=cache_dir) as tmp:
+        x, y, on_disk = extract(run, train, copies, memory_bytes=memory_bytes, directory=Path(tmp) / "train")
+        validation = None
+        if val is not None:
+            vx, vy, val_on_disk = extract(run, val, memory_bytes=memory_bytes, directory=Path(tmp) / "val")
+            validation = _Batches(vx, vy, batch_size) if val_on_disk else (vx, vy)
+        if on_disk:
+            return head.fit(_Batches(x, y, batch_size, seed=0), validation_data=validation, epochs=epochs,
+                            verbose=verbose, callbacks=callbacks)
+        return head.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size, verbose=verbose,
+                        callbacks=callbacks)

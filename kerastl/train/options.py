@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from kerastl.errors import InvalidArgumentError
+from kerastl.io import MEMORY_BYTES
 from kerastl.models import PRECISIONS
 
 RECIPES = ("feature_extraction", "two_phase", "gradual")
@@ -66,6 +67,8 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("image_size", int, None, "square input size in pixels (default: the backbone's)", minimum=32),
     Option("precision", str, "float32", "float32, mixed_float16 or mixed_bfloat16", choices=PRECISIONS),
     Option("patience", int, None, "phase 2 stops after this many epochs without improvement", minimum=1),
+    Option("memory_gb", float, MEMORY_BYTES / 1e9, "RAM for caches: decoded images (uint8) and phase-1 features "
+           "stay in RAM up to this each, beyond it they go to disk under <out>.work/", minimum=0),
     Option("name", str, "model", "export name (export/<name>/1/)"),
     Option("seed", int, 0, "seeds the held-out split, shuffling and initialisation", minimum=0),
     Option("tfds_dir", str, None, "TensorFlow Datasets data_dir for --data tfds:NAME"),

@@ -1,6 +1,9 @@
 """Fine-tuning recipes: plain functions over freeze/unfreeze, `fit_head` and `model.fit`."""
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import keras
 import tensorflow as tf
 
@@ -27,6 +30,8 @@ def fine_tune(
     fine_tune_lr_factor: float = default("fine_tune_lr_factor"),
     train_bn: bool = default("train_bn"),
     layer_decay: float | None = None,
+    memory_gb: float = default("memory_gb"),
+    cache_dir: str | Path | None = None,
     callbacks: list | None = None,
     verbose: int = 1,
 ) -> dict[str, dict[str, list[float]]]:
@@ -38,13 +43,15 @@ def fine_tune(
     "gradual": phase 2 unfreezes one more block every `fine_tune_epochs` epochs until `unfreeze_blocks`
     are trainable. `layer_decay`: each block's learning rate is `layer_decay` times the one above it.
     With `val`, the model ends with the weights that scored best on it (`selection`): the phase-1 model
-    unless a fine-tuning epoch beat it, so phase 2 never makes the result worse on `val`.
+    unless a fine-tuning epoch beat it, so phase 2 never makes the result worse on `val`. Phase-1 features
+    beyond `memory_gb` go to a temporary directory under `cache_dir` (see `fit_head`).
     Defaults: kerastl.train.options.OPTIONS. Progress goes to the `kerastl` logger.
     """
     if recipe not in RECIPES:
         raise InvalidArgumentError(f"unknown recipe {recipe!r}; choose one of {RECIPES}")
     freeze(model)
     histories = {"head": fit_head(model, train, val, epochs=head_epochs, learning_rate=learning_rate,
+                                  memory_bytes=int(memory_gb * 1e9), cache_dir=cache_dir,
                                   callbacks=[EpochLog("head", every=max(head_epochs // 5, 1))]).history}
     if recipe == "feature_extraction" or fine_tune_epochs <= 0:
         compile_task(model, learning_rate)
@@ -59,9 +66,11 @@ def fine_tune(
         if layer_decay is not None:
             optimizer = with_layerwise_lr(optimizer, layer_decay_multipliers(model, layer_decay))
         compile_task(model, optimizer)
-        history = model.fit(train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
-                            epochs=(stage + 1) * fine_tune_epochs, verbose=verbose,
-                            callbacks=[*(callbacks or []), EpochLog("fine-tune"), *([keep] if keep else [])])
+        with warnings.catch_warnings():  # a stream's length is known after its first pass, which Keras warns of
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            history = model.fit(train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
+                                epochs=(stage + 1) * fine_tune_epochs, verbose=verbose,
+                                callbacks=[*(callbacks or []), EpochLog("fine-tune"), *([keep] if keep else [])])
         for key, values in history.history.items():
             histories["fine_tune"].setdefault(key, []).extend(values)
     if keep:

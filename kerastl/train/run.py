@@ -38,6 +38,7 @@ from kerastl.zoo import get
 
 FINGERPRINT = "fingerprint.json"
 TRAINED = "trained.keras"  # in <out>.work/: training finished, only evaluation and export remain
+CACHE = "cache"  # in <out>.work/: decoded images and phase-1 features that exceed memory_gb
 
 
 def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats: tuple[str, ...] | None = None,
@@ -65,14 +66,15 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
             images = tfds_images(str(data)[5:], data_dir=options["tfds_dir"], image_size=(size, size),
                                  seed=options["seed"])
         else:
-            images = image_folder(data, image_size=(size, size), seed=options["seed"])
-    n_train = sum(int(y.shape[0]) for _, y in images.train)
-    n_val = sum(int(y.shape[0]) for _, y in images.val) if images.val is not None else 0
+            images = image_folder(data, image_size=(size, size), seed=options["seed"], cache_dir=work / CACHE,
+                                  memory_bytes=int(options["memory_gb"] * 1e9))
     monitor = "val_accuracy" if images.val is not None else "accuracy"
     if not resumed:  # the data loaded: from here on this run has state worth keeping
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         write_text(work / FINGERPRINT, json.dumps(fingerprint, sort_keys=True))
+    shutil.rmtree(work / CACHE, ignore_errors=True)  # a killed process's caches: never complete, never reused
+    (work / CACHE).mkdir()
     if (work / TRAINED).is_file():
         logger.info("training finished before the interruption: resuming at evaluation (%s)", work)
         model = keras.models.load_model(work / TRAINED)
@@ -82,9 +84,10 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
             logger.info("resuming the interrupted run from %s", work)
         model = build(options["backbone"], num_classes=len(images.class_names), input_shape=(size, size, 3),
                       precision=options["precision"])
-        with phase(f"training {spec.name} on {n_train} images ({describe(options)})"):
+        with phase(f"training {spec.name} on {len(images.files.get('train', [])) or 'the'} images "
+                   f"({describe(options)})"):
             histories = fine_tune(
-                model, images.train, images.val, verbose=0,
+                model, images.train, images.val, verbose=0, cache_dir=work / CACHE,
                 callbacks=run_callbacks(work, monitor=monitor, patience=options["patience"],
                                         resume=options["recipe"] != "gradual"),
                 **{k: v for k, v in options.items() if k in inspect.signature(fine_tune).parameters})
@@ -97,6 +100,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         with atomic_file(work / TRAINED) as tmp:
             model.save(tmp)
     train_seconds = time.perf_counter() - started
+    n_train, n_val = images.count("train"), images.count("val")
 
     with phase(f"evaluating on {n_val or n_train} {'held-out' if n_val else 'training'} images"):
         evaluated = images.val if images.val is not None else images.train
@@ -107,7 +111,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
             t_true, t_pred = predict_labels(model, images.test)
     metrics = {
         **options, "backbone": spec.name, "weights": "imagenet", "data": str(data), "image_size": size,
-        "train_images": n_train, "val_images": n_val,
+        "train_images": n_train, "val_images": n_val, "skipped_files": images.skipped,
         "val_accuracy_frozen": round(histories["head"]["val_accuracy"][-1], 4)
         if histories["head"].get("val_accuracy") else None,
         "val_accuracy": round(float((y_true == y_pred).mean()), 4),

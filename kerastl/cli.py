@@ -12,14 +12,13 @@ import contextlib
 import json
 import logging
 import os
-import re
 import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Iterator
 
-from kerastl.errors import ExportVerificationError, InvalidArgumentError, KerastlError
+from kerastl.errors import ExportVerificationError, InvalidArgumentError, KerastlError, first_line
 
 # Warnings of dependencies that say nothing a kerastl user can act on.
 NOISE = [
@@ -83,6 +82,9 @@ def _run_and_report(run, args) -> int:
 
     metrics = run(export=not args.no_export, formats=tuple(args.formats), quantize=_tuple(args.quantize),
                   overwrite=args.overwrite, **_options(args))
+    if "worker" in metrics:  # a non-chief worker of a cluster
+        print(f"worker {metrics['worker']} of {metrics['workers']}: done; the chief writes {args.out}/")
+        return 0
     print(summary(metrics))
     print(f"-> {args.out}/  ({metrics['seconds']['total']:.0f} s)")
     return 0
@@ -112,20 +114,13 @@ def _load_model(path: str):
     try:
         model = keras.models.load_model(file)
     except (ValueError, OSError, KeyError) as error:
-        raise InvalidArgumentError(f"cannot load {path!r} as a Keras model: {_first_line(error)}") from None
+        raise InvalidArgumentError(f"cannot load {path!r} as a Keras model: {first_line(error)}") from None
     outputs = model.outputs[0].shape[-1]
     labels_file = file.parent / "labels.txt"
     labels = labels_file.read_text().splitlines() if labels_file.is_file() else [str(i) for i in range(outputs)]
     if len(labels) != outputs:
         raise InvalidArgumentError(f"{labels_file} names {len(labels)} classes but the model has {outputs} outputs")
     return model, labels
-
-
-def _first_line(error: BaseException) -> str:
-    """An exception's message without TensorFlow's `{{function_node …}}` prefix, first line only."""
-    message = getattr(error, "message", None) or str(error)
-    message = re.sub(r"\{\{[^}]*\}\}\s*", "", message)
-    return (message.strip().splitlines() or [type(error).__name__])[0]
 
 
 def _predict(args) -> int:
@@ -143,7 +138,7 @@ def _predict(args) -> int:
         try:
             image = pixels.load(tf.io.read_file(path), (height, width))[None]
         except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-            raise InvalidArgumentError(f"cannot read {path!r} as an image: {_first_line(error)}") from None
+            raise InvalidArgumentError(f"cannot read {path!r} as an image: {first_line(error)}") from None
         probabilities = model.predict(image, verbose=0)[0]
         top = np.argsort(probabilities)[::-1][: args.top]
         print(path + "\t" + "\t".join(f"{labels[i]}:{probabilities[i]:.4f}" for i in top))

@@ -1,4 +1,5 @@
 """Typed errors: each names the problem and the fix."""
+import re
 
 
 class KerastlError(Exception):
@@ -23,3 +24,14 @@ class ExportVerificationError(KerastlError, RuntimeError):
 
 class DataUnavailableError(KerastlError, OSError):
     """A data set could not be found locally or downloaded (the message says how to supply it)."""
+
+
+class ClusterError(KerastlError, RuntimeError):
+    """A worker of a multi-worker run was lost mid-training (the message says how to resume)."""
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message without TensorFlow's `{{function_node …}}` prefix, first line only."""
+    message = getattr(error, "message", None) or str(error)
+    message = re.sub(r"\{\{[^}]*\}\}\s*", "", message)
+    return (message.strip().splitlines() or [type(error).__name__])[0]

@@ -182,12 +182,12 @@ def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimiz
 
     Targets per task: kerastl.heads.TASKS[task].targets (class indices, 0/1 vectors, masks, …).
     """
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
-        optimizer = keras.optimizers.Adam(optimizer)
-    if task_of(model) == "detection":  # a KerasHub RetinaNet: its own focal + Huber losses
-        model.compile(optimizer=optimizer)
-        return model
-    task = head_of(model)
     with model.distribute_strategy.scope():  # the strategy the model was built under
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            optimizer = keras.optimizers.Adam(optimizer)
+        if task_of(model) == "detection":  # a KerasHub RetinaNet: its own focal + Huber losses
+            model.compile(optimizer=optimizer)
+            return model
+        task = head_of(model)
         model.compile(optimizer=optimizer, loss=task.loss(), metrics=task.metrics(model.outputs[0].shape[-1]))
     return model

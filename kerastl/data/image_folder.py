@@ -191,6 +191,7 @@ def image_folder(
     seed: int = 0,
     memory_bytes: int = MEMORY_BYTES,
     cache_dir: str | Path | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> ImageData:
     """Load `path/<class>/*.jpg`, or `path/train/<class>` + `path/val/<class>` (+ `path/test/<class>`)
     when those exist.
@@ -198,7 +199,9 @@ def image_folder(
     Without split folders, `validation_split` of the images (seeded) form `val` (0 = no val set). The
     training set is reshuffled every epoch. A split whose decoded uint8 pixels fit the RAM left of
     `memory_bytes` is cached in RAM; otherwise on disk in `cache_dir` (a directory kerastl creates and
-    owns: remove it after the run) when given, else not cached.
+    owns: remove it after the run) when given, else not cached. `shard=(i, n)`: `train` streams only
+    every n-th training file from the i-th (worker i's share, chosen before any file is read); `files`
+    still lists them all.
     """
     class_names, splits, skipped = labelled_splits(path, validation_split=validation_split, seed=seed)
     if skipped:
@@ -212,6 +215,7 @@ def image_folder(
     left = memory_bytes
     datasets = {}
     for split, pairs in files.items():
+        pairs = pairs[shard[0]::shard[1]] if split == "train" else pairs
         size = len(pairs) * image_size[0] * image_size[1] * 3
         cache = "" if size <= left else None if cache_dir is None else str(Path(cache_dir) / split)
         left -= size if cache == "" else 0

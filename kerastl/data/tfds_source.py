@@ -17,11 +17,13 @@ def tfds_images(
     batch_size: int = 32,
     download: bool = True,
     seed: int = 0,
+    shard: tuple[int, int] = (0, 1),
 ) -> ImageData:
     """`tfds.load(name, data_dir=...)` -> batched (pixels float32 [0, 255] RGB, int label) datasets.
 
     Without a network, prepare the set elsewhere (`tfds build NAME --data_dir DIR`), copy DIR here and
     pass `data_dir=DIR, download=False` (a missing set then fails at once instead of retrying).
+    `shard=(i, n)`: the training split holds only every n-th example from the i-th (worker i's share).
     """
     import tensorflow_datasets as tfds
 
@@ -48,4 +50,4 @@ def tfds_images(
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
     val = batched(loaded[1], False) if len(loaded) > 1 else None
-    return ImageData(batched(loaded[0], True), val, list(info.features["label"].names))
+    return ImageData(batched(loaded[0].shard(shard[1], shard[0]), True), val, list(info.features["label"].names))

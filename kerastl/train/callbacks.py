@@ -40,22 +40,25 @@ class BestModel(keras.callbacks.Callback):
             write_text(self.record, json.dumps({"epoch": epoch + 1, "value": self.best}))
 
 
-def run_callbacks(directory: str | Path, *, monitor: str = "val_accuracy", patience: int | None = None,
+def run_callbacks(directory: str | Path | None, *, monitor: str = "val_accuracy", patience: int | None = None,
                   resume: bool = True) -> list:
     """Resume after an interruption (BackupAndRestore, keeping the previous state too; `resume=False` for
     several `fit` calls in a row, e.g. the gradual recipe's stages, which it cannot resume), keep the best
     model (`best.keras`), stop on NaN loss, log every epoch (`history.csv`, appended across resumes; read
     it with `read_history`) and, with `patience`, stop early and restore the best weights. Run the same
-    `fit` again with the same `directory` to resume."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    `fit` again with the same `directory` to resume. `directory=None` (a cluster's non-chief worker):
+    only the callbacks that write nothing."""
     mode = "min" if "loss" in monitor else "max"
-    callbacks = [  # the log first: an epoch in the backup is always in the log
-        keras.callbacks.CSVLogger(str(directory / "history.csv"), append=True),
-        *([keras.callbacks.BackupAndRestore(str(directory / "backup"), double_checkpoint=True)] if resume else []),
-        BestModel(directory / "best.keras", monitor),
-        keras.callbacks.TerminateOnNaN(),
-    ]
+    callbacks = [keras.callbacks.TerminateOnNaN()]
+    if directory is not None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        callbacks = [  # the log first: an epoch in the backup is always in the log
+            keras.callbacks.CSVLogger(str(directory / "history.csv"), append=True),
+            *([keras.callbacks.BackupAndRestore(str(directory / "backup"), double_checkpoint=True)] if resume else []),
+            BestModel(directory / "best.keras", monitor),
+            *callbacks,
+        ]
     if patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience,
                                                        restore_best_weights=True))

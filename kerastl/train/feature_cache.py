@@ -16,10 +16,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerastl.distribute import is_multi_worker
 from kerastl.freeze import find_backbone
 from kerastl.heads import head_of
 from kerastl.io import MEMORY_BYTES
 from kerastl.progress import logger
+from kerastl.train.distributed import fit_distributed
 
 FEATURE_LAYER = "avg_pool"
 
@@ -126,6 +128,17 @@ class _Batches(keras.utils.PyDataset):
             self.order = np.random.default_rng(self.seed).permutation(len(self.y))
             self.seed += 1
 
+    def as_dataset(self) -> tf.data.Dataset:
+        """The batches as a tf.data pipeline (one pass per iteration, reshuffled after each)."""
+
+        def batches():
+            yield from (self[i] for i in range(len(self)))
+            self.on_epoch_end()
+
+        first = self[0]
+        spec = tf.nest.map_structure(lambda a: tf.TensorSpec((None, *a.shape[1:]), a.dtype), first)
+        return tf.data.Dataset.from_generator(batches, output_signature=spec)
+
 
 def fit_head(
     model: keras.Model,
@@ -145,13 +158,16 @@ def fit_head(
 
     Features stay in RAM up to `memory_bytes` (train and val each); beyond it they are written to a
     temporary directory under `cache_dir` (default: the system's), memory-mapped while the head trains
-    and removed after it, so RAM does not grow with the number of images.
+    and removed after it, so RAM does not grow with the number of images. Under a multi-worker strategy
+    `train` is this worker's share and `batch_size` is global (see `fit_distributed`).
     """
-    extractor, head = split_at_features(model)
+    strategy = model.distribute_strategy
+    with strategy.scope():
+        extractor, head = split_at_features(model)
+        task = head_of(model)
+        head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss(),
+                     metrics=task.metrics(head.outputs[0].shape[-1]))
     run = feature_fn(extractor, train)
-    task = head_of(model)
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss(),
-                 metrics=task.metrics(head.outputs[0].shape[-1]))
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="features-", dir=cache_dir) as tmp:
@@ -160,6 +176,11 @@ def fit_head(
         if val is not None:
             vx, vy, val_on_disk = extract(run, val, memory_bytes=memory_bytes, directory=Path(tmp) / "val")
             validation = _Batches(vx, vy, batch_size) if val_on_disk else (vx, vy)
+        if is_multi_worker(strategy):
+            per_replica = max(batch_size // strategy.num_replicas_in_sync, 1)
+            return fit_distributed(head, _Batches(x, y, per_replica, seed=0).as_dataset(), epochs=epochs,
+                                   validation_data=None if val is None else _Batches(vx, vy, batch_size).as_dataset(),
+                                   callbacks=callbacks)
         if on_disk:
             return head.fit(_Batches(x, y, batch_size, seed=0), validation_data=validation, epochs=epochs,
                             verbose=verbose, callbacks=callbacks)

@@ -67,6 +67,9 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("image_size", int, None, "square input size in pixels (default: the backbone's)", minimum=32),
     Option("precision", str, "float32", "float32, mixed_float16 or mixed_bfloat16", choices=PRECISIONS),
     Option("patience", int, None, "phase 2 stops after this many epochs without improvement", minimum=1),
+    Option("strategy", str, "auto", "tf.distribute strategy: auto (the TF_CONFIG cluster if set, else all local "
+           "GPUs, else one device), one_device, mirrored (local GPUs) or multi_worker (TF_CONFIG)",
+           choices=("auto", "one_device", "mirrored", "multi_worker")),
     Option("memory_gb", float, MEMORY_BYTES / 1e9, "RAM for caches: decoded images (uint8) and phase-1 features "
            "stay in RAM up to this each, beyond it they go to disk under <out>.work/", minimum=0),
     Option("name", str, "model", "export name (export/<name>/1/)"),

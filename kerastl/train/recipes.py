@@ -12,6 +12,7 @@ from kerastl.freeze import freeze, unfreeze
 from kerastl.models import compile_task
 from kerastl.progress import EpochLog, logger
 from kerastl.train.callbacks import improves
+from kerastl.train.distributed import fit
 from kerastl.train.feature_cache import fit_head
 from kerastl.train.layerwise import layer_decay_multipliers, with_layerwise_lr
 from kerastl.train.options import RECIPES, default
@@ -44,7 +45,8 @@ def fine_tune(
     are trainable. `layer_decay`: each block's learning rate is `layer_decay` times the one above it.
     With `val`, the model ends with the weights that scored best on it (`selection`): the phase-1 model
     unless a fine-tuning epoch beat it, so phase 2 never makes the result worse on `val`. Phase-1 features
-    beyond `memory_gb` go to a temporary directory under `cache_dir` (see `fit_head`).
+    beyond `memory_gb` go to a temporary directory under `cache_dir` (see `fit_head`). For a model built
+    under a multi-worker strategy, `train` is this worker's share (see `fit_distributed`).
     Defaults: kerastl.train.options.OPTIONS. Progress goes to the `kerastl` logger.
     """
     if recipe not in RECIPES:
@@ -62,13 +64,14 @@ def fine_tune(
     for stage, blocks_to_train in enumerate(stages):
         unfreeze(model, blocks_to_train, train_bn=train_bn)
         logger.info("fine-tuning the top %d block(s) at lr %g", blocks_to_train, learning_rate * fine_tune_lr_factor)
-        optimizer = keras.optimizers.Adam(learning_rate * fine_tune_lr_factor)
-        if layer_decay is not None:
-            optimizer = with_layerwise_lr(optimizer, layer_decay_multipliers(model, layer_decay))
+        with model.distribute_strategy.scope():  # an optimizer belongs to the strategy it is made under
+            optimizer = keras.optimizers.Adam(learning_rate * fine_tune_lr_factor)
+            if layer_decay is not None:
+                optimizer = with_layerwise_lr(optimizer, layer_decay_multipliers(model, layer_decay))
         compile_task(model, optimizer)
         with warnings.catch_warnings():  # a stream's length is known after its first pass, which Keras warns of
             warnings.filterwarnings("ignore", message="Your input ran out of data")
-            history = model.fit(train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
+            history = fit(model, train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
                                 epochs=(stage + 1) * fine_tune_epochs, verbose=verbose,
                                 callbacks=[*(callbacks or []), EpochLog("fine-tune"), *([keep] if keep else [])])
         for key, values in history.history.items():

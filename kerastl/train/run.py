@@ -8,6 +8,11 @@ run trains, `<out>.work/` holds its state, stamped with the run's fingerprint (t
 options, the kerastl version): the same call after an interruption resumes from it (phase 2 from its
 last finished epoch; a finished training goes straight to evaluation and export); any other run is
 refused that directory unless it passes `overwrite=True`, which discards it.
+
+On a cluster (`strategy="multi_worker"`, or "auto" with TF_CONFIG set), every worker runs the same call:
+each reads its own share of the training files, and only the chief writes `<out>` and `<out>.work/`
+(the others keep their caches in a temporary directory). A restarted cluster resumes from the chief's
+`<out>.work/`: every worker takes the chief's restored state.
 """
 from __future__ import annotations
 
@@ -16,15 +21,18 @@ import inspect
 import json
 import os
 import shutil
+import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 import keras
+import tensorflow as tf
 
 from kerastl.data import image_folder, tfds_images
-from kerastl.errors import InvalidArgumentError
+from kerastl.distribute import get_strategy, is_chief, is_multi_worker, sum_over_workers, worker_shard
+from kerastl.errors import ClusterError, InvalidArgumentError, first_line
 from kerastl.export import FORMATS, check_formats, table
 from kerastl.export import export as export_model
 from kerastl.io import atomic_dir, atomic_file, write_text
@@ -39,6 +47,7 @@ from kerastl.zoo import get
 FINGERPRINT = "fingerprint.json"
 TRAINED = "trained.keras"  # in <out>.work/: training finished, only evaluation and export remain
 CACHE = "cache"  # in <out>.work/: decoded images and phase-1 features that exceed memory_gb
+BATCH_SIZE = 32  # global: on a cluster each replica takes BATCH_SIZE / replicas
 
 
 def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats: tuple[str, ...] | None = None,
@@ -58,24 +67,36 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     _check_out(out, data, overwrite)
     fingerprint = _fingerprint(data, options)
     resumed = _resumes(work, fingerprint, overwrite)
+    strategy = get_strategy(options["strategy"])  # the run's first TensorFlow op: a cluster connects here
+    chief, (worker, workers) = is_chief(strategy), worker_shard(strategy)
+    if not chief:  # a cluster's other workers write nothing of the run: caches only, in a directory of their own
+        work, resumed = Path(tempfile.mkdtemp(prefix=f"kerastl-worker{worker}-")), False
     started = time.perf_counter()
     keras.utils.set_random_seed(options["seed"])
     size = options["image_size"] or spec.input_size
-    with phase("indexing the images"):
+    batch_size = BATCH_SIZE // strategy.num_replicas_in_sync if is_multi_worker(strategy) else BATCH_SIZE
+    with phase("indexing the images" + (f" (worker {worker} of {workers} reads its share: 1 training file in {workers})"
+                                        if workers > 1 else "")):
         if str(data).startswith("tfds:"):
             images = tfds_images(str(data)[5:], data_dir=options["tfds_dir"], image_size=(size, size),
-                                 seed=options["seed"])
+                                 seed=options["seed"], batch_size=batch_size, shard=(worker, workers))
         else:
             images = image_folder(data, image_size=(size, size), seed=options["seed"], cache_dir=work / CACHE,
-                                  memory_bytes=int(options["memory_gb"] * 1e9))
+                                  memory_bytes=int(options["memory_gb"] * 1e9), batch_size=batch_size,
+                                  shard=(worker, workers))
     monitor = "val_accuracy" if images.val is not None else "accuracy"
-    if not resumed:  # the data loaded: from here on this run has state worth keeping
+    if chief and not resumed:  # the data loaded: from here on this run has state worth keeping
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         write_text(work / FINGERPRINT, json.dumps(fingerprint, sort_keys=True))
     shutil.rmtree(work / CACHE, ignore_errors=True)  # a killed process's caches: never complete, never reused
     (work / CACHE).mkdir()
-    if (work / TRAINED).is_file():
+    finished = (work / TRAINED).is_file()  # training finished before an interruption
+    if workers > 1:  # every worker takes the chief's word
+        finished = sum_over_workers(strategy, chief and finished) > 0
+    if finished and not chief:
+        return _worker_done(work, worker, workers)
+    if finished:
         logger.info("training finished before the interruption: resuming at evaluation (%s)", work)
         model = keras.models.load_model(work / TRAINED)
         histories = json.loads((work / "histories.json").read_text())
@@ -83,14 +104,24 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         if resumed:
             logger.info("resuming the interrupted run from %s", work)
         model = build(options["backbone"], num_classes=len(images.class_names), input_shape=(size, size, 3),
-                      precision=options["precision"])
+                      precision=options["precision"], strategy=strategy)
         with phase(f"training {spec.name} on {len(images.files.get('train', [])) or 'the'} images "
-                   f"({describe(options)})"):
-            histories = fine_tune(
-                model, images.train, images.val, verbose=0, cache_dir=work / CACHE,
-                callbacks=run_callbacks(work, monitor=monitor, patience=options["patience"],
-                                        resume=options["recipe"] != "gradual"),
-                **{k: v for k, v in options.items() if k in inspect.signature(fine_tune).parameters})
+                   f"({describe(options)})" + (f" on {workers} workers" if workers > 1 else "")):
+            try:
+                histories = fine_tune(
+                    model, images.train, images.val, verbose=0, cache_dir=work / CACHE,
+                    callbacks=run_callbacks(work if chief else None, monitor=monitor, patience=options["patience"],
+                                            resume=options["recipe"] != "gradual"),
+                    **{k: v for k, v in options.items() if k in inspect.signature(fine_tune).parameters})
+            except (tf.errors.UnavailableError, tf.errors.CancelledError) as error:
+                if workers == 1:
+                    raise
+                raise ClusterError(
+                    f"lost contact with a worker of the {workers}-worker cluster ({first_line(error)[:200]}); "
+                    f"the state of the last finished epoch is in the chief's {Path(f'{out}.work')}: start every "
+                    "worker again with the same command to resume (a TFJob does so)") from None
+        if not chief:
+            return _worker_done(work, worker, workers)
         if "fine_tune" in histories:  # the log written across resumes, not only this process's epochs
             histories["fine_tune"] = read_history(work / "history.csv")
             if resumed and images.val is not None and selection(histories)[0] == "fine_tune":
@@ -99,6 +130,8 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         write_text(work / "histories.json", json.dumps(histories, default=float))
         with atomic_file(work / TRAINED) as tmp:
             model.save(tmp)
+        if workers > 1:  # evaluation and export on the chief alone, on a copy outside the cluster's strategy
+            model = keras.models.load_model(work / TRAINED)
     train_seconds = time.perf_counter() - started
     n_train, n_val = images.count("train"), images.count("val")
 
@@ -144,6 +177,13 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     shutil.rmtree(work, ignore_errors=True)
     logger.info("wrote %s/", out)
     return metrics
+
+
+def _worker_done(work: Path, worker: int, workers: int) -> dict:
+    """A non-chief worker's end: its caches removed; the chief evaluates and writes the run."""
+    shutil.rmtree(work, ignore_errors=True)
+    logger.info("worker %d of %d: training done; the chief evaluates and writes the run directory", worker, workers)
+    return {"worker": worker, "workers": workers}
 
 
 def _check_out(out: Path, data: str | Path, overwrite: bool) -> None:

@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+import yaml
 
 import kerastl
 from kerastl import cli
@@ -72,9 +73,30 @@ def test_strategy_names_and_errors():
         get_strategy("tpu")
 
 
+CLUSTER = ROOT / "examples" / "cluster"
+
+
+def _manifest_args():
+    """The `kerastl` arguments of examples/cluster/tfjob.yaml's workers (job.yaml runs the same)."""
+    tfjob = yaml.safe_load((CLUSTER / "tfjob.yaml").read_text())
+    worker = tfjob["spec"]["tfReplicaSpecs"]["Worker"]
+    container = worker["template"]["spec"]["containers"][0]
+    assert worker["replicas"] == 2 and container["command"] == ["kerastl"]
+    job = next(d for d in yaml.safe_load_all((CLUSTER / "job.yaml").read_text()) if d["kind"] == "Job")
+    assert "exec kerastl " + " ".join(container["args"]) in job["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    return container["args"]
+
+
+def test_cluster_manifests_run_kerastl_train_on_two_workers():
+    args = _manifest_args()
+    assert args[:1] == ["train"] and args[args.index("--strategy") + 1] == "multi_worker"
+
+
 def _train_cluster(tmp_path, tag, *flags):
-    """`kerastl train` as a two-worker cluster on localhost: worker i's output in <tag>-<i>.log, its
-    temporary files under <tag>-tmp<i>/."""
+    """The manifests' `kerastl train` as a two-worker cluster on localhost (their /data and /runs made local
+    paths, `flags` appended): worker i's output in <tag>-<i>.log, its temporary files under <tag>-tmp<i>/."""
+    args = [{"/data/sign_digits": str(ASSETS / "sign_digits"), "/runs/sign-digits": str(tmp_path / "run")}.get(a, a)
+            for a in _manifest_args()]
     ports = _free_ports(2)
     workers = []
     for i in range(2):
@@ -82,10 +104,8 @@ def _train_cluster(tmp_path, tag, *flags):
         env = {**os.environ, "TMPDIR": str(tmp_path / f"{tag}-tmp{i}"), "TF_CONFIG": json.dumps(
             {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": i}})}
         with open(tmp_path / f"{tag}-{i}.log", "w") as log:
-            workers.append(subprocess.Popen(
-                [sys.executable, "-m", "kerastl", "train", "--data", str(ASSETS / "sign_digits"), "--out",
-                 str(tmp_path / "run"), "--image-size", "64", "--no-export", "--strategy", "multi_worker", *flags],
-                env=env, stdout=log, stderr=subprocess.STDOUT))
+            workers.append(subprocess.Popen([sys.executable, "-m", "kerastl", *args, "--no-export", *flags],
+                                            env=env, stdout=log, stderr=subprocess.STDOUT))
     return workers
 
 
@@ -100,7 +120,7 @@ def _finish(workers, timeout=300):
 @pytest.mark.e2e
 def test_kerastl_train_on_two_workers_reaches_the_one_worker_accuracy_and_only_the_chief_writes(demo_run, tmp_path):
     # demo_run: the same data and options in one process (kerastl demo --image-size 64 --head-epochs 40 ...)
-    workers = _train_cluster(tmp_path, "a", "--head-epochs", "40", "--fine-tune-epochs", "1")
+    workers = _train_cluster(tmp_path, "a")
     codes = _finish(workers)
     logs = [(tmp_path / f"a-{i}.log").read_text() for i in range(2)]
     assert codes == [0, 0], logs[0][-2000:] + logs[1][-2000:]

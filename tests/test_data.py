@@ -81,6 +81,30 @@ def test_tfds_offline_names_the_data_dir_to_fill(tmp_path):
         tfds_images("no_such_dataset_xyz", data_dir=str(tmp_path), download=False)
 
 
+def test_tfds_images_read_a_workers_share_and_cache_by_the_memory_budget(tmp_path, caplog):
+    from kerastl.data import tfds_images
+    from tests.tiny_tfds import TinyDigits
+
+    TinyDigits(data_dir=str(tmp_path)).download_and_prepare()
+
+    def load(**kwargs):
+        data = tfds_images("tiny_digits", data_dir=str(tmp_path), download=False, image_size=(4, 4), batch_size=4,
+                           **kwargs)
+        batches = [(x.numpy(), y.numpy()) for x, y in data.train]
+        return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
+
+    with caplog.at_level("INFO", logger="kerastl"):
+        x, y = load()
+    assert x.dtype == np.float32 and x.shape == (12, 4, 4, 3) and sorted(np.bincount(y)) == [4, 4, 4]
+    np.testing.assert_array_equal(x[:, 0, 0, 0], 20 * y)  # whole-number pixels through the uint8 cache
+    assert "train: 12 images, 0.00 GB decoded: cached in RAM" in caplog.text
+    caplog.clear()
+    with caplog.at_level("INFO", logger="kerastl"):
+        share_x, share_y = load(shard=(1, 2), memory_bytes=0)
+    assert len(share_y) == 6 and "train: 6 images, 0.00 GB decoded: decoded every epoch" in caplog.text
+    np.testing.assert_array_equal(share_x[:, 0, 0, 0], 20 * share_y)
+
+
 def test_text_lines_keep_quotes_and_count_malformed_lines(tmp_path):
     from kerastl.data import text_lines
 

@@ -79,7 +79,8 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
                                         if workers > 1 else "")):
         if str(data).startswith("tfds:"):
             images = tfds_images(str(data)[5:], data_dir=options["tfds_dir"], image_size=(size, size),
-                                 seed=options["seed"], batch_size=batch_size, shard=(worker, workers))
+                                 seed=options["seed"], batch_size=batch_size, shard=(worker, workers),
+                                 memory_bytes=int(options["memory_gb"] * 1e9))
         else:
             images = image_folder(data, image_size=(size, size), seed=options["seed"], cache_dir=work / CACHE,
                                   memory_bytes=int(options["memory_gb"] * 1e9), batch_size=batch_size,

@@ -53,7 +53,8 @@ def zoo_table(names: list[str]) -> str:
             "caffe (BGR, mean)" if spec.preprocessing.reverse_channels else
             "[-1, 1]" if spec.preprocessing.scale == 1 / 127.5 else "ImageNet mean/std")
         rows.append(f"| `{spec.name}` | {', '.join(f'`{a}`' for a in by_target.get(spec.name, []))} | "
-                    f"{spec.source} | {spec.input_size} | {pre} | {', '.join(spec.weights)} |")
+                    f"{spec.source} | {spec.input_size} | {pre} | {', '.join(spec.weights)}"
+                    f"{' (shipped: works offline)' if spec.source == 'kerastl' else ''} |")
     return "\n".join(rows)
 
 

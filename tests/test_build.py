@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kerastl
-from tests.conftest import SHARED, requires_shared
+from tests.conftest import ROOT, SHARED, requires_shared
 
 PRESET = SHARED / "presets" / "efficientnet_lite0_imagenet"
 X64 = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
@@ -128,6 +128,42 @@ def test_keras_hub_preset_directory_builds_offline():
     assert model.predict(X64, verbose=0).shape == (2, 3)
     with pytest.raises(kerastl.InvalidArgumentError, match="not a KerasHub backbone"):
         kerastl.build("mobilenetv2", num_classes=3, weights=str(PRESET))
+
+
+@pytest.mark.parametrize("variant", ["lite0", "lite1", "lite2"])
+def test_shipped_efficientnet_lite_files_match_the_pytorch_reference(variant):
+    """Logits of zoo/provenance/efficientnet_lite/dump_lite_torch.py's 4 fixed inputs, from PyTorch."""
+    from kerastl.zoo.local import ASSETS
+
+    model = keras.models.load_model(ASSETS / f"efficientnet_{variant}_imagenet.keras", compile=False)
+    size = model.input_shape[1]
+    assert size == {"lite0": 224, "lite1": 240, "lite2": 260}[variant] == kerastl.info(f"efficientnet_{variant}")["input_size"]
+    x = np.random.RandomState(0).uniform(-1, 1, (4, 3, size, size)).astype("float32")
+    logits = model.predict(np.transpose(x, (0, 2, 3, 1)) * 128 + 127, verbose=0)  # raw pixels in
+    reference = np.load(ROOT / "tests" / "data" / "efficientnet_lite_torch_logits.npz")[variant]
+    np.testing.assert_allclose(logits, reference, atol=1e-4)
+
+
+def test_lite1_and_lite2_build_offline_and_see_real_photos_as_lite0_does():
+    from kerastl.data import pixels
+    from kerastl.freeze import find_backbone
+    from kerastl.zoo.local import ASSETS
+    from kerastl.zoo.pyramid import pyramid_layers
+
+    files = sorted((ASSETS / "sign_digits" / "val").rglob("*.JPG"))[::10][:20]
+    top = {}
+    for variant in ("lite0", "lite1", "lite2"):
+        model = kerastl.build(f"efficientnet_{variant}", 10)  # no network here: the shipped weights
+        size = model.input_shape[1]
+        _, backbone = find_backbone(model)
+        assert list(pyramid_layers(kerastl.zoo.get(f"efficientnet_{variant}"), backbone)) == [1, 2, 3, 4, 5]
+        assert kerastl.blocks(model)[:3] == ["stem", "block1", "block2"] and kerastl.blocks(model)[-1] == "top"
+        classifier = keras.models.load_model(ASSETS / f"efficientnet_{variant}_imagenet.keras", compile=False)
+        x = pixels.files(files, (size, size)).batch(len(files)).get_single_element().numpy()
+        top[variant] = np.argsort(-classifier.predict(x, verbose=0), axis=1)[:, :5]
+    # ImageNet has no hand signs, but three correctly loaded networks see the same thing in them
+    for variant in ("lite1", "lite2"):
+        assert np.mean([top["lite0"][i, 0] in top[variant][i] for i in range(len(files))]) >= 0.8
 
 
 @requires_shared(PRESET)

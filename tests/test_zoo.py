@@ -66,7 +66,7 @@ def test_alias_may_not_hide_an_entry():
 def test_list_backbones_wildcards_and_sources():
     assert list_backbones("resnet*", source="keras.applications") == [
         "resnet101", "resnet101v2", "resnet152", "resnet152v2", "resnet50", "resnet50v2"]
-    assert list_backbones(source="kerastl") == ["efficientnet_lite0"]
+    assert list_backbones(source="kerastl") == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
     hub = list_backbones(source="keras_hub")
     assert "resnet_50_imagenet" in hub and "efficientnet_b0_ra_imagenet" in hub
 

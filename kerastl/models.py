@@ -15,7 +15,7 @@ from kerastl.freeze import freeze as freeze_blocks
 from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
 from kerastl.heads import HUB_TASKS, TASKS, TaskModel, head_of, task_of
-from kerastl.layers import SpectrogramImage
+from kerastl.layers import LogMelSpectrogram, SpectrogramImage
 from kerastl.zoo import BackboneSpec, get
 from kerastl.zoo.pyramid import pyramid_model
 
@@ -150,12 +150,14 @@ def _image_model(name: str, num_classes: int, task: str, weights, input_shape, d
     return model
 
 
-def log_mel(sample_rate: int, mel_bins: int = 64) -> keras.layers.MelSpectrogram:
-    """Keras' MelSpectrogram in dB: 25 ms Hann windows every 10 ms, `mel_bins` bands up to sample_rate / 2."""
-    window = int(round(0.025 * sample_rate))
-    return keras.layers.MelSpectrogram(fft_length=1 << (window - 1).bit_length(), sequence_stride=sample_rate // 100,
-                                       sequence_length=window, sampling_rate=sample_rate, num_mel_bins=mel_bins,
-                                       max_freq=sample_rate / 2, name="log_mel")
+def log_mel(sample_rate: int, mel_bins: int = 64) -> LogMelSpectrogram:
+    """The log-mel frontend of audio models: `mel_bins` bands in dB of 25 ms windows every 10 ms."""
+    return LogMelSpectrogram(sample_rate, mel_bins, name="log_mel")
+
+
+def sample_rate_of(model: keras.Model) -> int:
+    """The sample rate (Hz) of an audio_classification model's waveform input (its log-mel layer's)."""
+    return int(model.get_layer("log_mel").sample_rate)
 
 
 def _samples(sample_rate, seconds) -> int:

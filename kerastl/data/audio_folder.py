@@ -2,16 +2,20 @@
 
 Two layouts: class folders (`path/<class>/*.wav`), or one folder whose file names carry the label and
 the speaker, read with `label_pattern` (named groups `label` and `speaker`), e.g. the Free Spoken Digit
-Dataset's `{digit}_{speaker}_{i}.wav`: `FSDD_PATTERN`. Every clip is read once (Python's `wave`: PCM
-8/16/24/32-bit), mixed down to mono and resampled to `sample_rate` (band-limited, through the FFT). A file
-that is not a PCM WAV, or holds no samples, is skipped and counted (`AudioData.skipped`).
+Dataset's `{digit}_{speaker}_{i}.wav`: `FSDD_PATTERN` (or the name "fsdd"). Every clip is read once
+(Python's `wave`: PCM 8/16/24/32-bit), mixed down to mono and resampled to `sample_rate` (band-limited,
+through the FFT: `resample`). A file that is not a PCM WAV, or holds no samples, is skipped and counted
+(`AudioData.skipped`).
 
-Clips become `seconds` long: training clips at a random offset every epoch (a clip shorter than the
-window lands at a random place in it, zero-padded), held-out clips centred.
+One waveform -> window convention, from file to prediction (`kerastl predict`, the exported `serving_wav`
+signature and MediaPipe Tasks' AudioClassifier, whose first window it is): a model takes the first
+`seconds` of a clip, zero-padded at its end. Training clips are cut at a random offset every epoch
+instead (a clip shorter than the window lands at a random place in it).
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import re
 import wave
@@ -20,26 +24,41 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from kerastl.data.labelled import LabelledData
 from kerastl.errors import InvalidArgumentError
 from kerastl.progress import logger
 
 FSDD_PATTERN = r"(?P<label>\d+)_(?P<speaker>[A-Za-z]+)_\d+\.wav"
+PATTERNS = {"fsdd": FSDD_PATTERN}  # names `label_pattern` also takes
+AUDIO_SUFFIXES = (".wav",)
 
 
 @dataclasses.dataclass
-class AudioData:
-    """Batched (waveforms (batch, samples), labels) datasets and the class names (index order)."""
+class AudioData(LabelledData):
+    """Batched (waveforms (batch, samples), labels) datasets; `files` lists the WAV files per split."""
 
-    train: tf.data.Dataset
-    val: tf.data.Dataset | None
-    class_names: list[str]
-    skipped: list[str]  # files that are not readable PCM WAVs or hold no samples
-    speakers: dict[str, list[str]]  # split -> speakers in it (with a label_pattern that names them)
+    speakers: dict[str, list[str]] = dataclasses.field(default_factory=dict)  # split -> its speakers (by pattern)
 
 
-def read_wav(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 samples in [-1, 1] of a PCM WAV file at `sample_rate` Hz. Raises ValueError for a file
-    that is not a PCM WAV or holds no samples."""
+def resample(samples, rate, target) -> tf.Tensor:
+    """(n,) float32 samples at `rate` Hz -> `target` Hz, band-limited (the spectrum cut or zero-padded).
+    Works eagerly and in a graph (the rates may be tensors: `serving_wav` decodes any WAV)."""
+    samples = tf.convert_to_tensor(samples, tf.float32)
+    length = tf.shape(samples)[0]
+    n = tf.maximum(tf.cast(tf.round(tf.cast(length, tf.float64) * tf.cast(target, tf.float64)
+                                    / tf.cast(rate, tf.float64)), tf.int32), 1)
+    return tf.signal.irfft(tf.signal.rfft(samples), fft_length=[n]) * (tf.cast(n, tf.float32) / tf.cast(length, tf.float32))
+
+
+def read_wav(path: str | Path, sample_rate: int | None) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] of a PCM WAV file, resampled to `sample_rate` Hz (None: the file's
+    own rate). Raises ValueError for a file that is not a PCM WAV or holds no samples."""
+    samples, rate = read_pcm(path)
+    return samples if sample_rate in (None, rate) else resample(samples, rate, sample_rate).numpy()
+
+
+def read_pcm(path: str | Path) -> tuple[np.ndarray, int]:
+    """(mono float32 samples in [-1, 1], sample rate) of a PCM WAV file; ValueError if it is none or empty."""
     try:
         with wave.open(str(path), "rb") as f:
             channels, width, rate, frames = f.getnchannels(), f.getsampwidth(), f.getframerate(), f.readframes(-1)
@@ -54,26 +73,43 @@ def read_wav(path: str | Path, sample_rate: int) -> np.ndarray:
         padded = np.zeros((len(raw), 4), np.uint8)
         padded[:, 4 - width:] = raw
         samples = padded.view("<i4")[:, 0].astype(np.float32) / 2.0 ** 31
-    mono = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
-    return resample(mono, rate, sample_rate)
-
-
-def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """`samples` at `rate` Hz -> `target` Hz, band-limited (the spectrum cut or zero-padded)."""
-    if rate == target:
-        return samples.astype(np.float32)
-    n = max(int(round(len(samples) * target / rate)), 1)
-    spectrum = np.fft.rfft(samples)[: n // 2 + 1]
-    return (np.fft.irfft(spectrum, n) * (n / len(samples))).astype(np.float32)
+    return samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1), rate
 
 
 def fit_length(clip: np.ndarray, length: int, rng: np.random.Generator | None = None) -> np.ndarray:
-    """`clip` cut or zero-padded to `length` samples: centred, or at a random offset given `rng`."""
+    """`clip` as `length` samples: its first ones, zero-padded at the end (the convention of inference);
+    given `rng`, cut at a random offset, or placed at a random offset in the zero-padded window (training)."""
+    if rng is None:
+        return np.pad(clip[:length], (0, max(length - len(clip), 0)))
     slack = abs(len(clip) - length)
-    offset = int(rng.integers(0, slack + 1)) if rng is not None else slack // 2
+    offset = int(rng.integers(0, slack + 1))
     if len(clip) >= length:
         return clip[offset:offset + length]
     return np.pad(clip, (offset, slack - offset))
+
+
+def decode_wav(encoded: tf.Tensor, sample_rate: int, length: int) -> tf.Tensor:
+    """Graph op: an encoded 16-bit PCM WAV (any rate, any channels) -> (length,) float32 at `sample_rate`,
+    the convention of `fit_length` (the serving_wav signature)."""
+    audio, rate = tf.audio.decode_wav(encoded)
+    mono = tf.reduce_mean(audio, axis=1)
+    tf.debugging.assert_positive(tf.shape(mono)[0], "the WAV holds no samples")
+    mono = tf.cond(tf.equal(rate, sample_rate), lambda: mono, lambda: resample(mono, rate, sample_rate))
+    window = tf.pad(mono[:length], [[0, tf.maximum(length - tf.shape(mono)[0], 0)]])
+    return tf.ensure_shape(window, [length])
+
+
+def looks_like_audio(path: str | Path) -> bool:
+    """Whether the folder `path` holds WAV files rather than images (the first such file found decides)."""
+    from kerastl.data.image_folder import IMAGE_SUFFIXES
+
+    for _, folders, files in os.walk(path):
+        folders.sort()
+        for name in sorted(files):
+            suffix = os.path.splitext(name)[1].lower()
+            if suffix in AUDIO_SUFFIXES or suffix in IMAGE_SUFFIXES:
+                return suffix in AUDIO_SUFFIXES
+    return False
 
 
 def audio_folder(
@@ -86,72 +122,111 @@ def audio_folder(
     validation_split: float = 0.2,
     batch_size: int = 32,
     seed: int = 0,
+    shard: tuple[int, int] = (0, 1),
 ) -> AudioData:
     """Load WAV clips from `path/<class>/*.wav`, or from `path/*.wav` named by `label_pattern`.
 
-    Held out: the clips of `held_out_speakers` (needs a pattern with a `speaker` group, so no speaker is
-    in both splits), else a seeded `validation_split` of the clips (0 = none).
+    Held out: the clips of `held_out_speakers`; else, with a pattern that names speakers, a seeded
+    `validation_split` of the speakers (at least one), so that no speaker is in both splits; else a seeded
+    `validation_split` of the clips (0 = none). `shard=(i, n)`: `train` holds only every n-th training clip
+    from the i-th (worker i's share).
     """
+    class_names, splits, clips, skipped, speakers = audio_splits(
+        path, sample_rate=sample_rate, label_pattern=label_pattern, held_out_speakers=held_out_speakers,
+        validation_split=validation_split, seed=seed)
+    index = {name: i for i, name in enumerate(class_names)}
+    files = {split: [(f, index[label]) for f, label in pairs] for split, pairs in splits.items() if pairs}
+    length = int(round(sample_rate * seconds))
+    train = files["train"][shard[0]::shard[1]]
+    return AudioData(clip_dataset(train, clips, length, batch_size, np.random.default_rng(seed), seed),
+                     clip_dataset(files["val"], clips, length, batch_size) if "val" in files else None,
+                     class_names, skipped, files, speakers=speakers)
+
+
+def clip_dataset(pairs: list[tuple[str, int]], clips: dict[str, np.ndarray], length: int, batch_size: int,
+                 rng: np.random.Generator | None = None, seed: int = 0) -> tf.data.Dataset:
+    """Batched (waveform, label) of [(file, class index)] whose samples are `clips[file]`, cut as
+    `fit_length` does: the first window, or (given `rng`) a random one every pass, reshuffled."""
+    labels = np.array([label for _, label in pairs], np.int32)
+
+    def clips_of_one_pass():
+        for (file, _), label in zip(pairs, labels):
+            yield fit_length(clips[file], length, rng), label
+
+    spec = (tf.TensorSpec([length], tf.float32), tf.TensorSpec([], tf.int32))
+    data = tf.data.Dataset.from_generator(clips_of_one_pass, output_signature=spec)
+    data = data.apply(tf.data.experimental.assert_cardinality(len(pairs)))
+    if rng is not None:
+        data = data.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def audio_splits(path: str | Path, *, sample_rate: int, label_pattern: str | None = None,
+                 held_out_speakers: list[str] | None = None, validation_split: float = 0.2, seed: int = 0):
+    """-> (class names, {"train": [(file, label)], "val": [...]}, {file: samples at sample_rate}, [skipped files],
+    {split: its speakers}): the clips of `audio_folder` and its split rule, every readable clip read once."""
     root = Path(path)
     if not root.is_dir():
         raise InvalidArgumentError(f"audio folder {str(root)!r} does not exist")
-    pattern = None if label_pattern is None else re.compile(label_pattern)
-    if pattern is not None and "label" not in pattern.groupindex:
-        raise InvalidArgumentError(f"label_pattern needs a (?P<label>...) group, got {label_pattern!r}")
-    if held_out_speakers and (pattern is None or "speaker" not in pattern.groupindex):
+    if not 0 <= validation_split < 1:
+        raise InvalidArgumentError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    entries, pattern = labelled_clips(root, label_pattern)  # [(file, label, speaker or None)]
+    if held_out_speakers and "speaker" not in pattern.groupindex:
         raise InvalidArgumentError("held_out_speakers needs a label_pattern with a (?P<speaker>...) group, "
                                    f"e.g. FSDD_PATTERN = {FSDD_PATTERN!r}")
-    entries = _entries(root, pattern)  # [(file, label, speaker or None)]
-    class_names = sorted({label for _, label, _ in entries})
     clips, skipped = {}, []
     for file, _, _ in entries:
         try:
-            clips[file] = read_wav(file, sample_rate)
+            clips[str(file)] = read_wav(file, sample_rate)
         except ValueError:
             skipped.append(str(file))
     if skipped:
         logger.warning("skipped %d unreadable or empty WAV file(s), e.g. %s", len(skipped), skipped[:3])
-    kept = [e for e in entries if e[0] in clips]
+    kept = [(str(f), label, speaker) for f, label, speaker in entries if str(f) in clips]
+    if not kept:
+        raise InvalidArgumentError(f"no readable PCM WAV file in {str(root)!r} ({len(skipped)} skipped)")
+    speakers = sorted({s for _, _, s in kept if s})
     if held_out_speakers:
-        unknown = sorted(set(held_out_speakers) - {s for _, _, s in kept})
+        unknown = sorted(set(held_out_speakers) - set(speakers))
         if unknown:
             raise InvalidArgumentError(f"held_out_speakers {unknown} have no clips in {str(root)!r}")
+    elif speakers and validation_split > 0:
+        held_out_speakers = random.Random(seed).sample(speakers, max(1, round(len(speakers) * validation_split)))
+        if len(held_out_speakers) == len(speakers):
+            raise InvalidArgumentError(f"{str(root)!r} has clips of one speaker only: no speaker is left to hold "
+                                       "out; pass validation_split=0 or add speakers")
+    if held_out_speakers:
         train, val = ([e for e in kept if (e[2] in held_out_speakers) == held] for held in (False, True))
     else:
         shuffled = random.Random(seed).sample(kept, len(kept))
         n_val = int(len(shuffled) * validation_split)
         train, val = shuffled[n_val:], shuffled[:n_val]
-    index = {name: i for i, name in enumerate(class_names)}
-    length = int(round(sample_rate * seconds))
-    logger.info("%d training / %d held-out clips, %d classes (%s)", len(train), len(val), len(class_names), root)
-
-    def dataset(split: list, rng: np.random.Generator | None) -> tf.data.Dataset:
-        labels = np.array([index[label] for _, label, _ in split], np.int32)
-
-        def clips_of_one_pass():
-            for (file, _, _), label in zip(split, labels):
-                yield fit_length(clips[file], length, rng), label
-
-        spec = (tf.TensorSpec([length], tf.float32), tf.TensorSpec([], tf.int32))
-        data = tf.data.Dataset.from_generator(clips_of_one_pass, output_signature=spec)
-        data = data.apply(tf.data.experimental.assert_cardinality(len(split)))
-        if rng is not None:
-            data = data.shuffle(len(split), seed=seed, reshuffle_each_iteration=True)
-        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-    speakers = {name: sorted({s for _, _, s in split if s}) for name, split in (("train", train), ("val", val))}
-    return AudioData(dataset(train, np.random.default_rng(seed)), dataset(val, None) if val else None, class_names,
-                     skipped, speakers)
+    logger.info("%d training / %d held-out clips, %d classes (%s)%s", len(train), len(val),
+                len({label for _, label, _ in kept}), root,
+                f"; held-out speakers {sorted(held_out_speakers)}" if held_out_speakers else "")
+    return (sorted({label for _, label, _ in kept}),
+            {"train": [(f, label) for f, label, _ in train], "val": [(f, label) for f, label, _ in val]},
+            clips, skipped, {name: sorted({s for _, _, s in split if s}) for name, split in (("train", train), ("val", val))})
 
 
-def _entries(root: Path, pattern: re.Pattern | None) -> list[tuple[Path, str, str | None]]:
-    if pattern is None:
+def labelled_clips(root: Path, label_pattern: str | None) -> tuple[list[tuple[Path, str, str | None]], re.Pattern]:
+    """-> ([(WAV file, label, speaker or None)], the compiled label pattern: one with no groups for class
+    folders) of `root/<class>/*.wav`, or of `root/*.wav` named by `label_pattern` (a regex or a PATTERNS name)."""
+    if label_pattern is None:
         folders = sorted(d for d in root.iterdir() if d.is_dir())
-        entries = [(f, d.name, None) for d in folders for f in sorted(d.rglob("*")) if f.is_file()]
+        entries = [(f, d.name, None) for d in folders for f in sorted(d.rglob("*"))
+                   if f.is_file() and not f.name.startswith(".")]  # a file that is no WAV: skipped and counted
         if not entries:
-            raise InvalidArgumentError(f"{str(root)!r} has no class folders with files; expected <path>/<class>/*.wav "
-                                       "or a label_pattern for file names")
-        return entries
+            raise InvalidArgumentError(f"{str(root)!r} has no class folders with files; expected "
+                                       "<path>/<class>/*.wav, or a label_pattern for the file names of one folder "
+                                       f"(e.g. 'fsdd': {FSDD_PATTERN!r})")
+        return entries, re.compile("")
+    try:
+        pattern = re.compile(PATTERNS.get(label_pattern, label_pattern))
+    except re.error as error:
+        raise InvalidArgumentError(f"label_pattern {label_pattern!r} is not a regular expression: {error}") from None
+    if "label" not in pattern.groupindex:
+        raise InvalidArgumentError(f"label_pattern needs a (?P<label>...) group, got {label_pattern!r}")
     entries = []
     for file in sorted(f for f in root.iterdir() if f.is_file()):
         match = pattern.fullmatch(file.name)
@@ -159,4 +234,4 @@ def _entries(root: Path, pattern: re.Pattern | None) -> list[tuple[Path, str, st
             entries.append((file, match["label"], match.groupdict().get("speaker")))
     if not entries:
         raise InvalidArgumentError(f"no file name in {str(root)!r} matches label_pattern {pattern.pattern!r}")
-    return entries
+    return entries, pattern

@@ -15,7 +15,6 @@ the mobile runtime.
 """
 from __future__ import annotations
 
-import dataclasses
 import random
 import warnings
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from kerastl.data import pixels
+from kerastl.data.labelled import LabelledData
 from kerastl.errors import InvalidArgumentError
 from kerastl.io import MEMORY_BYTES
 from kerastl.progress import logger
@@ -35,30 +35,8 @@ SHUFFLE_BUFFER = 4096  # images shuffled after a disk cache (a RAM cache shuffle
 _END = "\0end-of-pass"  # a path no file has: marks the end of a pass through the stream
 
 
-@dataclasses.dataclass
-class ImageData:
+class ImageData(LabelledData):
     """Batched (pixels float32 [0, 255], label int32) datasets and the class names (index order)."""
-
-    train: tf.data.Dataset
-    val: tf.data.Dataset | None
-    class_names: list[str]
-    skipped: list[str] = dataclasses.field(default_factory=list)  # unreadable files left out (grows at run time)
-    files: dict[str, list[tuple[str, int]]] = dataclasses.field(default_factory=dict)  # split -> listed (file, class)
-    test: tf.data.Dataset | None = None  # the folder's test/ split: scored, never used to choose a model
-
-    @property
-    def val_files(self) -> list[tuple[str, int]]:
-        """(file, class index) of `val`, less the files skipped so far."""
-        skipped = set(self.skipped)
-        return [pair for pair in self.files.get("val", []) if pair[0] not in skipped]
-
-    def count(self, split: str) -> int:
-        """Images in `split` ("train", "val", "test"): listed less skipped, or counted by a pass (TFDS)."""
-        if split in self.files:
-            skipped = set(self.skipped)
-            return sum(f not in skipped for f, _ in self.files[split])
-        dataset = getattr(self, split)
-        return 0 if dataset is None else sum(int(y.shape[0]) for _, y in dataset)
 
 
 def _split_dir(root: Path, split: str) -> Path | None:

@@ -5,6 +5,8 @@ Layout of one export (`<out>/<name>/<version>/`, the directory TF Serving loads;
     tflite/<name>_{fp32,fp16,dynamic,int8}.tflite                          TFLite, with TFLite Metadata
     onnx/<name>.onnx                                                       ONNX (opset 17)
     labels.txt (classification/segmentation), export_report.json         class names, parity report
+Image models take RGB pixels, audio models (task audio_classification) mono waveforms: see
+`saved_model` for the signatures of each.
 """
 from __future__ import annotations
 
@@ -20,25 +22,34 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerastl.errors import ExportVerificationError, InvalidArgumentError
 from kerastl.heads import HUB_TASKS, head_of, task_of
 from kerastl.data import pixels
+from kerastl.data.audio_folder import fit_length, read_wav
 from kerastl.export import hub_tasks, runners
 from kerastl.export.onnx_format import write_onnx
 from kerastl.export.saved_model import write_saved_model
 from kerastl.export.tflite import MODES, write_tflite
 from kerastl.io import atomic_dir
+from kerastl.models import sample_rate_of
 from kerastl.progress import logger, phase
 
 FORMATS = ("saved_model", "tflite", "onnx")
+# TFLite modes of argmax tasks by input. Audio has no "dynamic": dynamic-range quantisation would round the
+# log-mel frontend's DFT and mel matrices to int8 too (MediaPipe then agreed with Keras on 0.34 of the held-out
+# clips), and TFLite's dynamic-range converter cannot keep chosen ops in float as int8's can.
+QUANTIZE = {"image": MODES, "waveform": ("fp32", "fp16", "int8")}
+MEDIAPIPE_TASKS = ("classification", "audio_classification")  # run end to end in ImageClassifier / AudioClassifier
+_NOUNS = {"image": "images", "waveform": "waveforms"}
 VERIFY_IMAGES = 256  # enough that one disagreement in a hundred shows
 # artefact -> (measure, bound): fp32 paths must match Keras, quantised ones must agree on the class.
 THRESHOLDS = {
     "saved_model": ("max_abs_diff", 1e-4), "onnx": ("max_abs_diff", 1e-4), "tflite_fp32": ("max_abs_diff", 1e-4),
     "tflite_fp16": ("max_abs_diff", 1e-2), "tflite_dynamic": ("top1_agreement", 0.99),
     "tflite_int8": ("top1_agreement", 0.99),
-    # fp32 in MediaPipe (its decoder and resize) vs kerastl predict on the same files; the quantised
+    # fp32 in MediaPipe (its decoder and resize, or resampling) vs kerastl predict on the same files; the quantised
     # variants are reported end to end and bounded tensor-level above
     "mediapipe_fp32": ("top1_agreement", 0.99),
 }
@@ -61,14 +72,16 @@ def export(
 ) -> dict:
     """Export `model` to `<out_dir>/<name>/<version>/` and verify every artefact; returns the report.
 
-    `representative_data`: real training images (array or dataset of (images, labels)) that calibrate
-    int8 (first 100) and choose how fp16/int8 kernels round (first 32, see `kerastl.export.rounding`);
-    `verify_data`: real images the artefacts are compared on (first 256; default: the representative ones).
-    `verify_files`: held-out image files with their class index; a classifier's TFLite files then also
-    run end to end in MediaPipe Tasks' ImageClassifier (file -> label, as on a phone), compared with
-    `kerastl predict` on the same files (needs mediapipe: `pip install 'kerastl[mobile]'`).
+    `representative_data`: real training inputs (images, or waveforms for audio models; an array or a
+    dataset of (inputs, labels)) that calibrate int8 (first 100) and choose how fp16/int8 kernels round
+    (first 32, see `kerastl.export.rounding`); `verify_data`: real inputs the artefacts are compared on
+    (first 256; default: the representative ones). `verify_files`: held-out image (or WAV) files with
+    their class index; a classifier's TFLite files then also run end to end in MediaPipe Tasks'
+    ImageClassifier (AudioClassifier), file -> label as on a phone, compared with `kerastl predict` on
+    the same files (needs mediapipe: `pip install 'kerastl[mobile]'`).
     `quantize`: TFLite modes; default all four for argmax tasks (classification, segmentation), which
-    are checked on argmax agreement, and ("fp32", "fp16") for tasks with continuous outputs.
+    are checked on argmax agreement (audio classification: all but "dynamic", see QUANTIZE), and
+    ("fp32", "fp16") for tasks with continuous outputs.
     `thresholds` overrides entries of THRESHOLDS, e.g. {"tflite_int8": ("top1_agreement", 0.98)}.
     Raises ExportVerificationError (and writes nothing) when an artefact misses its threshold; with
     `strict=False` everything is written, the report marks the misses (`"passed": false`) and a
@@ -77,17 +90,15 @@ def export(
     if set(thresholds or {}) - set(THRESHOLDS):
         raise InvalidArgumentError(f"thresholds keys must be among {sorted(THRESHOLDS)}, got {sorted(thresholds)}")
     bounds = {**THRESHOLDS, **(thresholds or {})}
-    if task_of(model) == "audio_classification":
-        raise InvalidArgumentError("exporting audio models is not built yet: save them with model.save(path.keras)")
     if task_of(model) in HUB_TASKS:
         return _warn_misses(hub_tasks.export_saved_model(
             model, out_dir, formats, name=_checked_name(name, version), version=version, verify_data=verify_data,
             threshold=bounds["saved_model"], strict=strict))
     task = head_of(model)
-    continuous = ("fp32", "fp16")
-    formats, quantize = tuple(formats), tuple(quantize or (MODES if task.argmax else continuous))
+    modes = QUANTIZE[task.input] if task.argmax else ("fp32", "fp16")
+    formats, quantize = tuple(formats), tuple(quantize or modes)
     _check(formats, FORMATS, "formats")
-    _check(quantize, MODES if task.argmax else continuous, "quantize")
+    _check(quantize, modes, "quantize")
     _checked_name(name, version)
     num_classes = model.outputs[0].shape[-1]
     if task.argmax:
@@ -96,13 +107,15 @@ def export(
             raise InvalidArgumentError(f"{len(labels)} labels for a model with {num_classes} outputs")
     elif labels is not None:
         raise InvalidArgumentError(f"labels name classes; a {task_of(model)} model has none (drop labels=)")
-    calibration = _images(representative_data, model, limit=100) if representative_data is not None else None
+    calibration = _inputs(representative_data, model, limit=100) if representative_data is not None else None
     if "tflite" in formats and "int8" in quantize and calibration is None:
-        raise InvalidArgumentError("int8 needs representative_data: ~100 real training images (or drop 'int8')")
+        raise InvalidArgumentError(f"int8 needs representative_data: ~100 real training {_NOUNS[task.input]} "
+                                   "(or drop 'int8')")
     source = verify_data if verify_data is not None else representative_data
     if source is None:
-        raise InvalidArgumentError("pass verify_data (real images) so every artefact can be checked against Keras")
-    images = _images(source, model, limit=VERIFY_IMAGES)
+        raise InvalidArgumentError(f"pass verify_data (real {_NOUNS[task.input]}) so every artefact can be checked "
+                                   "against Keras")
+    images = _inputs(source, model, limit=VERIFY_IMAGES)
 
     with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
         artefacts = {}
@@ -113,18 +126,19 @@ def export(
         if "tflite" in formats:
             (tmp / "tflite").mkdir()
             metadata = _metadata(model, name, version, labels)
-            for mode, path in write_tflite(model, tmp / "tflite", name, quantize, calibration, metadata).items():
+            for mode, path in write_tflite(model, tmp / "tflite", name, quantize, calibration, metadata,
+                                           task.input).items():
                 artefacts[f"tflite_{mode}"] = str(path.relative_to(tmp))
         if "onnx" in formats:
             (tmp / "onnx").mkdir()
             with phase("export: ONNX"):
-                write_onnx(model, tmp / "onnx" / f"{name}.onnx", task.key)
+                write_onnx(model, tmp / "onnx" / f"{name}.onnx", task.key, task.input)
             artefacts["onnx"] = f"onnx/{name}.onnx"
         if labels is not None:
             (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
         report = {"name": name, "version": version, "task": task_of(model), "images": len(images),
                   "artefacts": verify(model, tmp, artefacts, images, bounds,
-                                      verify_files if task_of(model) == "classification" else None)}
+                                      verify_files if task_of(model) in MEDIAPIPE_TASKS else None)}
         finish(tmp, report, strict)
     return _warn_misses(report)
 
@@ -165,14 +179,16 @@ def _warn_misses(report: dict) -> dict:
 def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np.ndarray,
            thresholds: dict[str, tuple[str, float]] = THRESHOLDS,
            files: list[tuple[str, int]] | None = None) -> dict[str, dict]:
-    """Run every artefact in a fresh Python process on `images`; compare with `model.predict`. With
-    `files` (image files, class index), TFLite artefacts also classify the files in MediaPipe."""
+    """Run every artefact in a fresh Python process on `images` (the model's inputs); compare with
+    `model.predict`. With `files` (image or WAV files, class index), TFLite artefacts also classify the
+    files in MediaPipe."""
     task = head_of(model)
     reference = model.predict(images, batch_size=32, verbose=0)
     end_to_end = [(str(f), int(y)) for f, y in files] if files and importlib.util.find_spec("mediapipe") else None
-    with phase(f"verifying {len(artefacts)} artefact(s) on {len(images)} images in a fresh process"
+    with phase(f"verifying {len(artefacts)} artefact(s) on {len(images)} {_NOUNS[task.input]} in a fresh process"
                + (f", TFLite also end to end in MediaPipe on {len(end_to_end)} files" if end_to_end else "")):
-        measured = run_fresh(root, artefacts, images, task.key, [f for f, _ in end_to_end or []])
+        measured = run_fresh(root, artefacts, images, task.key, [f for f, _ in end_to_end or []], task.input,
+                             _sample_rate(model))
     predicted = _predict_files(model, [f for f, _ in end_to_end]) if end_to_end else None
     rows = {}
     for artefact, relpath in artefacts.items():
@@ -194,8 +210,24 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
 
 
 def _predict_files(model: keras.Model, files: list[str]) -> np.ndarray:
-    """`kerastl predict`'s class index for each image file (pixels as `kerastl.data.pixels`)."""
-    return model.predict(pixels.files(files, tuple(model.inputs[0].shape[1:3])).batch(32), verbose=0).argmax(-1)
+    """`kerastl predict`'s class index for each file: images as `kerastl.data.pixels`, WAV files as
+    `kerastl.data.audio_folder` (resampled, the first window)."""
+    return model.predict(file_inputs(model, files).batch(32), verbose=0).argmax(-1)
+
+
+def file_inputs(model: keras.Model, files: list[str]) -> tf.data.Dataset:
+    """The inputs `model` sees for `files`, in order, unbatched: an image model's pixels (`pixels.files`), or an
+    audio model's waveforms (`read_wav` at its sample rate, `fit_length`'s first window). ValueError for a WAV
+    file that is none."""
+    if head_of(model).input == "image":
+        return pixels.files(files, tuple(model.inputs[0].shape[1:3]))
+    rate, length = _sample_rate(model), model.inputs[0].shape[1]
+    return tf.data.Dataset.from_tensor_slices(np.stack([fit_length(read_wav(f, rate), length) for f in files]))
+
+
+def _sample_rate(model: keras.Model) -> int | None:
+    """An audio model's sample rate; None for image models."""
+    return sample_rate_of(model) if head_of(model).input == "waveform" else None
 
 
 def _end_to_end(measured: dict, predicted: np.ndarray, labels: np.ndarray) -> dict:
@@ -226,6 +258,11 @@ def _metadata(model: keras.Model, name: str, version: int, labels: list[str] | N
         warnings.warn("TFLite files written without TFLite Metadata, so MediaPipe Tasks will refuse them: "
                       "pip install 'kerastl[mobile]'", stacklevel=3)
         return None
+    if head_of(model).input == "waveform":
+        rate = _sample_rate(model)
+        return {"task": task_of(model), "name": name, "version": version, "labels": labels, "sample_rate": rate,
+                "description": f"kerastl {task_of(model)} model: mono waveform, {model.inputs[0].shape[1]} samples "
+                               f"at {rate} Hz, in [-1, 1] (log-mel spectrogram inside the model)."}
     height, width = model.inputs[0].shape[1:3]
     return {"task": task_of(model), "name": name, "version": version, "labels": labels,
             "description": f"kerastl {task_of(model)} model: RGB image {height}x{width}, pixels 0-255 "
@@ -241,13 +278,14 @@ def _checked_name(name: str, version: int) -> str:
 
 
 def run_fresh(root: Path, artefacts: dict[str, str], inputs: np.ndarray, key: str,
-              files: list[str] = ()) -> dict:
+              files: list[str] = (), kind: str = "image", sample_rate: int | None = None) -> dict:
     """`python -m kerastl.export.fresh_process` on `inputs`: each artefact's outputs and latencies,
-    measured in a process that never saw the Keras model; with `files`, MediaPipe's classes of them."""
+    measured in a process that never saw the Keras model; with `files` (of the model's input `kind`,
+    "image" or "waveform" at `sample_rate` Hz), MediaPipe's classes of them."""
     with tempfile.TemporaryDirectory() as scratch:
         np.save(Path(scratch) / "inputs.npy", inputs)
-        if files:
-            (Path(scratch) / runners.FILES).write_text(json.dumps(list(files)))
+        (Path(scratch) / runners.INPUTS).write_text(json.dumps({"kind": kind, "files": list(files),
+                                                                "sample_rate": sample_rate}))
         out = Path(scratch) / "out.json"
         command = [sys.executable, "-m", "kerastl.export.fresh_process", str(root), str(Path(scratch) / "inputs.npy"),
                    str(out), key, *(f"{a}={p}" for a, p in artefacts.items())]
@@ -290,8 +328,9 @@ def _check(given: tuple[str, ...], allowed: tuple[str, ...], arg: str) -> None:
         raise InvalidArgumentError(f"{arg} must be a non-empty subset of {allowed}, got {given!r}")
 
 
-def _images(data, model: keras.Model, limit: int) -> np.ndarray:
-    """Up to `limit` images as float32 (n, H, W, 3) from an array or a dataset of images / (images, labels)."""
+def _inputs(data, model: keras.Model, limit: int) -> np.ndarray:
+    """Up to `limit` of the model's inputs as float32 (n, ...) from an array or a dataset of inputs / (inputs,
+    labels)."""
     if not isinstance(data, np.ndarray):
         batches = []
         for element in data:
@@ -300,7 +339,7 @@ def _images(data, model: keras.Model, limit: int) -> np.ndarray:
                 break
         data = np.concatenate(batches) if batches else np.zeros((0,))
     expected = tuple(model.inputs[0].shape[1:])
-    if data.ndim != 4 or data.shape[1:] != expected or not len(data):
-        raise InvalidArgumentError(f"export data must be images of shape (n, {', '.join(map(str, expected))}), "
-                                   f"got shape {data.shape}")
+    if data.shape[1:] != expected or not len(data):
+        raise InvalidArgumentError(f"export data must be {_NOUNS[head_of(model).input]} of shape "
+                                   f"(n, {', '.join(map(str, expected))}), got shape {data.shape}")
     return data[:limit].astype("float32")

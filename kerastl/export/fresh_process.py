@@ -2,8 +2,10 @@
 
     python -m kerastl.export.fresh_process EXPORT_DIR INPUTS.npy OUT.json KEY ARTEFACT=RELPATH ...
 
-With a `files.json` (a list of image files) beside INPUTS.npy, each TFLite artefact also classifies
-those files in MediaPipe Tasks' ImageClassifier, as a phone app would: its class per file and p50 ms.
+Beside INPUTS.npy, `inputs.json` says what the inputs are: {"kind": "image" or "waveform", "files": [...],
+"sample_rate": Hz of a waveform}. Each TFLite artefact also classifies those files in MediaPipe Tasks'
+ImageClassifier (image files) or AudioClassifier (WAV files), as a phone app would: its class per file
+and p50 ms.
 """
 from __future__ import annotations
 
@@ -40,11 +42,17 @@ def predict(run, images: np.ndarray, batch: int = 32) -> tuple[np.ndarray, float
     return np.concatenate(outputs), round(1000 * statistics.median(times), 3) if len(times) >= 3 else None
 
 
-def _signatures(path: Path, images: np.ndarray, key: str) -> dict[str, float]:
-    """Max |Δ| of serving_uint8 (integer pixels) and serving_bytes (PNG, same size) vs serving_default."""
+def _signatures(path: Path, images: np.ndarray, key: str, rate: int | None) -> dict[str, float]:
+    """Max |Δ| of serving_uint8 (integer pixels) and serving_bytes (PNG, same size) vs serving_default;
+    for waveforms at `rate` Hz, of serving_wav (16-bit WAV files) vs serving_default on the same samples."""
     import tensorflow as tf
 
-    loaded = tf.saved_model.load(str(path))  # once, for the three signatures
+    loaded = tf.saved_model.load(str(path))  # once, for every signature
+    if rate is not None:
+        samples = np.round(np.clip(images, -1, 32767 / 32768) * 32768) / 32768  # what 16-bit PCM holds exactly
+        default = runners.saved_model(path, key, loaded=loaded)(samples.astype("float32"))
+        wavs = tf.constant([tf.audio.encode_wav(s[:, None], rate).numpy() for s in samples.astype("float32")])
+        return {"serving_wav": float(np.abs(loaded.signatures["serving_wav"](wav_bytes=wavs)[key].numpy() - default).max())}
     pixels = np.clip(np.round(images), 0, 255).astype("uint8")
     default = runners.saved_model(path, key, loaded=loaded)(pixels.astype("float32"))
     as_uint8 = runners.saved_model(path, key, "serving_uint8", loaded=loaded)(pixels)
@@ -55,38 +63,48 @@ def _signatures(path: Path, images: np.ndarray, key: str) -> dict[str, float]:
             "serving_bytes": float(np.abs(as_bytes - default).max())}
 
 
-def mediapipe_images(files: list[str]) -> list:
-    """The files as MediaPipe decodes them (`mp.Image.create_from_file`, as a phone app does)."""
-    import mediapipe as mp
+def mediapipe_inputs(kind: str, files: list[str]) -> list:
+    """The files as a phone app hands them to MediaPipe: images decoded by MediaPipe
+    (`mp.Image.create_from_file`), WAV files as their samples at the file's own rate (`AudioData`;
+    MediaPipe resamples them to the model's rate)."""
+    if kind == "image":
+        import mediapipe as mp
 
-    return [mp.Image.create_from_file(f) for f in files]
+        return [mp.Image.create_from_file(f) for f in files]
+    from mediapipe.tasks.python.components.containers.audio_data import AudioData
+
+    from kerastl.data.audio_folder import read_pcm
+
+    return [AudioData.create_from_array(*read_pcm(f)) for f in files]
 
 
-def mediapipe_classes(path: Path, images: list) -> dict:
-    """{"classes": MediaPipe ImageClassifier's top class per image of `mediapipe_images`, "p50_ms": per
-    image}, or {"refused": its message}."""
-    from mediapipe.tasks.python import vision
+def mediapipe_classes(path: Path, kind: str, inputs: list) -> dict:
+    """{"classes": the top class MediaPipe's ImageClassifier (AudioClassifier: of the first window) gives
+    each of `mediapipe_inputs`, "p50_ms": per input}, or {"refused": its message}."""
+    from mediapipe.tasks.python import audio, vision
     from mediapipe.tasks.python.core.base_options import BaseOptions
 
-    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=1)
+    task = vision.ImageClassifier if kind == "image" else audio.AudioClassifier
+    options = (vision.ImageClassifierOptions if kind == "image" else audio.AudioClassifierOptions)(
+        base_options=BaseOptions(model_asset_path=str(path)), max_results=1)
     try:
-        classifier = vision.ImageClassifier.create_from_options(options)
+        classifier = task.create_from_options(options)
     except (RuntimeError, ValueError, OSError) as error:  # MediaPipe raises FileNotFoundError for bad metadata
         return {"refused": str(error).strip().splitlines()[-1][:500]}
     with classifier:
         classes, times = [], []
-        for image in images:
+        for item in inputs:
             start = time.perf_counter()
-            result = classifier.classify(image)
+            result = classifier.classify(item)
             times.append(time.perf_counter() - start)
-            classes.append(result.classifications[0].categories[0].index)
+            classes.append((result if kind == "image" else result[0]).classifications[0].categories[0].index)
     return {"classes": classes, "p50_ms": round(1000 * statistics.median(times[1:] or times), 3)}
 
 
 def main(argv: list[str]) -> None:
     root, images, out, key = Path(argv[0]), np.load(argv[1]), Path(argv[2]), argv[3]
-    files_list = Path(argv[1]).with_name(runners.FILES)
-    files = mediapipe_images(json.loads(files_list.read_text())) if files_list.exists() else []
+    listed = json.loads(Path(argv[1]).with_name(runners.INPUTS).read_text())
+    files = mediapipe_inputs(listed["kind"], listed["files"]) if listed["files"] else []
     batch32 = np.resize(images, (32, *images.shape[1:]))
     results = {}
     for item in argv[4:]:
@@ -97,9 +115,10 @@ def main(argv: list[str]) -> None:
         results[artefact] = {"outputs": outputs.tolist(), "p50_ms_b32": batch_ms or p50_ms(run, batch32, 3),
                              "p50_ms_b1": p50_ms(run, images[:1], 20)}
         if files and artefact.startswith("tflite"):
-            results[artefact]["mediapipe"] = mediapipe_classes(root / relpath, files)
-        if artefact == "saved_model" and ":" not in key and images.dtype.kind == "f":  # image classifiers
-            results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8], key)
+            results[artefact]["mediapipe"] = mediapipe_classes(root / relpath, listed["kind"], files)
+        if artefact == "saved_model" and ":" not in key and images.dtype.kind == "f":  # image and audio models
+            results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8], key,
+                                                                       listed.get("sample_rate"))
         results[artefact]["seconds"] = round(time.perf_counter() - start, 2)
     out.write_text(json.dumps(results))
 

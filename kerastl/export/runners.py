@@ -9,7 +9,7 @@ from typing import Callable
 import numpy as np
 
 Runner = Callable[[np.ndarray], np.ndarray]
-FILES = "files.json"  # beside the inputs: image files for fresh_process to classify in MediaPipe
+INPUTS = "inputs.json"  # beside the inputs: their kind, sample rate, files for fresh_process to run in MediaPipe
 
 
 def saved_model(path: Path, key: str, signature: str = "serving_default", loaded=None) -> Runner:

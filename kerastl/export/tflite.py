@@ -5,10 +5,11 @@ Given calibration images, the modes that round weights convert a copy whose kern
 those images (`kerastl.export.rounding`), not to the nearest grid point: dynamic and int8 to the int8
 grid, fp16 to float16 with BatchNorms folded first. fp32 converts the model as it is.
 
-int8 takes uint8 pixels (what mobile runtimes feed; exact, since pixels are whole numbers) and returns
-float32. Its first ops, the model's own input normalisation (the elementwise ops before the first
-convolution, e.g. (x - 127) / 128), stay in float: quantised, they round every pixel twice, which alone
-flipped 3 % of the demo model's held-out predictions; in float they cost no measurable time."""
+int8 of an image model takes uint8 pixels (what mobile runtimes feed; exact, since pixels are whole
+numbers), int8 of an audio model float32 samples; both return float32. Its first ops, the model's own
+input normalisation (the ops before the first convolution, e.g. (x - 127) / 128, or an audio model's
+whole log-mel frontend), stay in float: quantised, they round every pixel twice, which alone flipped
+3 % of the demo model's held-out predictions; in float they cost no measurable time."""
 from __future__ import annotations
 
 import tempfile
@@ -43,15 +44,19 @@ def converter(saved_model: str, mode: str, representative: np.ndarray | None = N
     return conv
 
 
-def convert_int8(saved_model: str, representative: np.ndarray) -> bytes:
-    """Full-integer int8 (uint8 pixels in, float32 out) with the input normalisation left in float."""
+INT8_INPUT = {"image": tf.uint8, "waveform": tf.float32}  # what int8 files take, by the model's input kind
+
+
+def convert_int8(saved_model: str, representative: np.ndarray, input_type: tf.DType = tf.uint8) -> bytes:
+    """Full-integer int8 (`input_type` in, float32 out) with the input normalisation left in float."""
     calibrated = converter(saved_model, "int8", representative).convert()
-    return convert.mlir_quantize(calibrated, input_data_type=tf.uint8, output_data_type=tf.float32,
+    return convert.mlir_quantize(calibrated, input_data_type=input_type, output_data_type=tf.float32,
                                  denylisted_nodes=input_normalisation(calibrated))
 
 
 def input_normalisation(flatbuffer: bytes) -> list[str]:
-    """Names of the ops of a TFLite model that run before its first convolution or dense layer."""
+    """Names of the ops of a TFLite model that run before its first convolution (the backbone's): an image
+    model's input normalisation, an audio model's log-mel frontend (whose mel projection is a dense op)."""
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     graph = model.Subgraphs(0)
     names = []
@@ -64,15 +69,16 @@ def input_normalisation(flatbuffer: bytes) -> list[str]:
     return names
 
 
-_LINEAR_OPS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D,
-               schema.BuiltinOperator.FULLY_CONNECTED}
+_LINEAR_OPS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D}
 
 
 def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[str, ...],
-                 representative: np.ndarray | None = None, metadata: dict | None = None) -> dict[str, Path]:
-    """`directory/<name>_<mode>.tflite` for each mode; `representative` images calibrate int8 and choose
+                 representative: np.ndarray | None = None, metadata: dict | None = None,
+                 kind: str = "image") -> dict[str, Path]:
+    """`directory/<name>_<mode>.tflite` for each mode; `representative` inputs calibrate int8 and choose
     how fp16/int8 kernels round (the first ROUNDING_IMAGES); `metadata`: keyword arguments of
-    `kerastl.export.metadata.with_metadata` (None: no metadata)."""
+    `kerastl.export.metadata.with_metadata` (None: no metadata); `kind`: the model's input, "image" or
+    "waveform" (the input's name; what int8 takes)."""
     written = {}
     with tempfile.TemporaryDirectory() as scratch:
         graphs = {}  # one SavedModel per set of weights, converted once per mode
@@ -85,21 +91,21 @@ def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[st
                     if rounding and moments is None:
                         moments = input_moments(model, representative[:ROUNDING_IMAGES])
                     source = rounding(model, representative[:ROUNDING_IMAGES], moments=moments) if rounding else model
-                    _save_graph(source, graphs[rounding])
+                    _save_graph(source, graphs[rounding], kind)
             written[mode] = directory / f"{name}_{mode}.tflite"
             with phase(f"export: TFLite {mode}"):
-                flatbuffer = (convert_int8(graphs[rounding], representative) if mode == "int8"
+                flatbuffer = (convert_int8(graphs[rounding], representative, INT8_INPUT[kind]) if mode == "int8"
                               else converter(graphs[rounding], mode).convert())
                 written[mode].write_bytes(with_metadata(flatbuffer, **metadata) if metadata else flatbuffer)
     return written
 
 
-def _save_graph(model: keras.Model, path: str) -> None:
+def _save_graph(model: keras.Model, path: str, kind: str = "image") -> None:
     """`model` as the SavedModel the converter reads: its variables and one serving function (saves and
     loads several times faster than a full Keras export, which the converter does not need)."""
     module = tf.Module()
     module.weights_ = [variable.value for variable in model.variables]  # the backend's tf.Variables
-    spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32, name="image")
+    spec = tf.TensorSpec([None, *model.inputs[0].shape[1:]], tf.float32, name=kind)
     module.serve = tf.function(lambda image: model(image, training=False), input_signature=[spec])
     tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
 

@@ -1,6 +1,7 @@
 """Task heads: a small table of (head function, loss, metrics), and the record of a model's task."""
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Callable
@@ -30,6 +31,7 @@ class Task:
     pyramid: bool = False
     key: str = "probabilities"
     argmax: bool = False
+    input: str = "image"  # the model's input: "image" (RGB pixels 0-255) or "waveform" (mono samples in [-1, 1])
 
 
 def _head(activation: str | None, name: str) -> Callable:
@@ -52,7 +54,8 @@ TASKS = {
     "embedding": Task(
         embedding, "embedding", SupervisedContrastiveLoss, lambda n: [], 2,
         "class indices (batch,); batches should hold several images per class", key="embedding"),
-    "audio_classification": _CLASSIFICATION,  # a waveform in: kerastl.models.build puts a log-mel frontend first
+    # a waveform in: kerastl.models.build puts a log-mel frontend first
+    "audio_classification": dataclasses.replace(_CLASSIFICATION, input="waveform"),
     "segmentation": Task(
         segmentation, "segmentation", lambda: "sparse_categorical_crossentropy",
         lambda n: ["accuracy", keras.metrics.MeanIoU(n, sparse_y_pred=False, name="mean_iou")], 2,

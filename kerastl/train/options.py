@@ -64,7 +64,8 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("learning_rate", float, 1e-3, "phase 1 learning rate (Adam)", positive=True),
     Option("fine_tune_lr_factor", float, 0.1, "phase 2 learning rate = learning_rate x this", positive=True),
     Option("train_bn", bool, False, "phase 2 also trains BatchNorm statistics (default: inference mode)"),
-    Option("image_size", int, None, "square input size in pixels (default: the backbone's)", minimum=32),
+    Option("image_size", int, None, "square input size in pixels (default: the backbone's); for audio, the "
+           "spectrogram image's", minimum=32),
     Option("precision", str, "float32", "float32, mixed_float16 or mixed_bfloat16", choices=PRECISIONS),
     Option("patience", int, None, "phase 2 stops after this many epochs without improvement", minimum=1),
     Option("strategy", str, "auto", "tf.distribute strategy: auto (the TF_CONFIG cluster if set, else all local "
@@ -72,6 +73,14 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
            choices=("auto", "one_device", "mirrored", "multi_worker")),
     Option("memory_gb", float, MEMORY_BYTES / 1e9, "RAM for caches: decoded images (uint8) and phase-1 features "
            "stay in RAM up to this each, beyond it they go to disk under <out>.work/", minimum=0),
+    Option("sample_rate", int, 16000, "audio: the model's sample rate in Hz (WAV files are resampled to it)",
+           minimum=1000),
+    Option("clip_seconds", float, 1.0, "audio: the clip length the model takes (training cuts clips at random offsets; "
+           "inference takes the first seconds, zero-padded)", minimum=0.1),
+    Option("label_pattern", str, None, "audio: a regex over the file names of one folder of WAVs, with a "
+           "(?P<label>...) and optionally a (?P<speaker>...) group; 'fsdd' = {digit}_{speaker}_{i}.wav"),
+    Option("held_out_speakers", str, None, "audio: comma-separated speakers to hold out (default: a seeded 20 % "
+           "of the speakers, when label_pattern names them)"),
     Option("name", str, "model", "export name (export/<name>/1/)"),
     Option("seed", int, 0, "seeds the held-out split, shuffling and initialisation", minimum=0),
     Option("tfds_dir", str, None, "TensorFlow Datasets data_dir for --data tfds:NAME"),

@@ -30,12 +30,14 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from kerastl.data import image_folder, tfds_images
+from kerastl.data import audio_folder, image_folder, tfds_images
+from kerastl.data.audio_folder import looks_like_audio
 from kerastl.distribute import get_strategy, is_chief, is_multi_worker, sum_over_workers, worker_shard
 from kerastl.errors import ClusterError, InvalidArgumentError, first_line
 from kerastl.export import FORMATS, check_formats, table
 from kerastl.export import export as export_model
 from kerastl.io import atomic_dir, atomic_file, write_text
+from kerastl.heads import task_of
 from kerastl.models import build
 from kerastl.progress import logger, phase
 from kerastl.train.callbacks import read_history, run_callbacks
@@ -55,7 +57,9 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     """Train on `data` and write the run directory `out`; returns metrics.json's content.
 
     `data`: a folder (<class>/<image>, or train/ + val/), or "tfds:<name>" (TFDS train/test splits,
-    prepared in `tfds_dir`). `options`: kerastl.train.options.OPTIONS (backbone, recipe, epochs, ...),
+    prepared in `tfds_dir`), or a folder of WAV files (<class>/<clip>.wav, or named by `label_pattern`),
+    which trains an audio_classification model (`sample_rate`, `seconds`; `image_size` is then the
+    spectrogram image's size). `options`: kerastl.train.options.OPTIONS (backbone, recipe, epochs, ...),
     all checked before any data is read. An existing `out` is refused unless `overwrite`. `export`:
     verified exports in `out/export/` (`formats` and `quantize` as in kerastl.export; default all).
     """
@@ -75,9 +79,16 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     keras.utils.set_random_seed(options["seed"])
     size = options["image_size"] or spec.input_size
     batch_size = BATCH_SIZE // strategy.num_replicas_in_sync if is_multi_worker(strategy) else BATCH_SIZE
-    with phase("indexing the images" + (f" (worker {worker} of {workers} reads its share: 1 training file in {workers})"
-                                        if workers > 1 else "")):
-        if str(data).startswith("tfds:"):
+    audio = not str(data).startswith("tfds:") and looks_like_audio(data)
+    noun = "clips" if audio else "images"
+    with phase(f"indexing the {noun}" + (f" (worker {worker} of {workers} reads its share: 1 training file in "
+                                         f"{workers})" if workers > 1 else "")):
+        if audio:
+            speakers = options["held_out_speakers"]
+            images = audio_folder(data, sample_rate=options["sample_rate"], seconds=options["clip_seconds"],
+                                  label_pattern=options["label_pattern"], seed=options["seed"], batch_size=batch_size,
+                                  held_out_speakers=speakers.split(",") if speakers else None, shard=(worker, workers))
+        elif str(data).startswith("tfds:"):
             images = tfds_images(str(data)[5:], data_dir=options["tfds_dir"], image_size=(size, size),
                                  seed=options["seed"], batch_size=batch_size, shard=(worker, workers),
                                  memory_bytes=int(options["memory_gb"] * 1e9))
@@ -105,8 +116,9 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         if resumed:
             logger.info("resuming the interrupted run from %s", work)
         model = build(options["backbone"], num_classes=len(images.class_names), input_shape=(size, size, 3),
-                      precision=options["precision"], strategy=strategy)
-        with phase(f"training {spec.name} on {len(images.files.get('train', [])) or 'the'} images "
+                      task="audio_classification" if audio else "classification", sample_rate=options["sample_rate"],
+                      seconds=options["clip_seconds"], precision=options["precision"], strategy=strategy)
+        with phase(f"training {spec.name} on {len(images.files.get('train', [])) or 'the'} {noun} "
                    f"({describe(options)})" + (f" on {workers} workers" if workers > 1 else "")):
             try:
                 histories = fine_tune(
@@ -136,7 +148,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     train_seconds = time.perf_counter() - started
     n_train, n_val = images.count("train"), images.count("val")
 
-    with phase(f"evaluating on {n_val or n_train} {'held-out' if n_val else 'training'} images"):
+    with phase(f"evaluating on {n_val or n_train} {'held-out' if n_val else 'training'} {noun}"):
         evaluated = images.val if images.val is not None else images.train
         y_true, y_pred = predict_labels(model, evaluated)
     matrix = confusion_matrix(y_true, y_pred, len(images.class_names))
@@ -144,7 +156,8 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         with phase("scoring the test split"):
             t_true, t_pred = predict_labels(model, images.test)
     metrics = {
-        **options, "backbone": spec.name, "weights": "imagenet", "data": str(data), "image_size": size,
+        **options, "task": task_of(model), "backbone": spec.name, "weights": "imagenet", "data": str(data),
+        "image_size": size,
         "train_images": n_train, "val_images": n_val, "skipped_files": images.skipped,
         "val_accuracy_frozen": round(histories["head"]["val_accuracy"][-1], 4)
         if histories["head"].get("val_accuracy") else None,
@@ -284,10 +297,12 @@ def summary(metrics: dict) -> str:
 
 def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
     """MODEL_CARD.md: backbone and weights provenance, data, recipe, metrics, export artefacts."""
+    audio = metrics.get("task") == "audio_classification"
     frozen = "" if metrics["val_accuracy_frozen"] is None else f" (head only: {metrics['val_accuracy_frozen']:.3f})"
     lines = [
         f"# Model card: {name}", "",
-        f"- **Task**: image classification, {len(metrics['class_names'])} classes: {', '.join(metrics['class_names'])}",
+        f"- **Task**: {'audio' if audio else 'image'} classification, {len(metrics['class_names'])} classes: "
+        f"{', '.join(metrics['class_names'])}",
         f"- **Backbone**: `{spec.name}` ({spec.description}); licence: {spec.licence}",
         f"- **Data**: `{metrics['data']}` — {metrics['train_images']} training / {metrics['val_images']} held-out images",
         f"- **Recipe**: {describe(metrics)}; {metrics['image_size']} px; {metrics['precision']}; seed {metrics['seed']}",
@@ -296,7 +311,9 @@ def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
                                                     "fine-tuning epoch)" if metrics.get("selected") else ""),
         *([f"- **Test accuracy** ({metrics['test_images']} images of test/, never used to choose): "
            f"{metrics['test_accuracy']:.3f}"] if "test_accuracy" in metrics else []),
-        "- **Input**: RGB pixels 0–255, preprocessing inside the model; output: class probabilities (float32)",
+        ("- **Input**: a mono waveform, float32 in [-1, 1], {clip_seconds:g} s at {sample_rate} Hz (the first {clip_seconds:g} s "
+         "of a clip, zero-padded); its log-mel spectrogram is computed inside the model".format(**metrics) if audio else
+         "- **Input**: RGB pixels 0–255, preprocessing inside the model") + "; output: class probabilities (float32)",
         "- **Limits**: measured only on the held-out split above; accuracy on other cameras, lighting or "
         "populations is unknown.",
     ]

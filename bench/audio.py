@@ -1,6 +1,6 @@
 """Spoken digits through an ImageNet-pretrained image backbone, leave-one-speaker-out.
 
-    .venv/bin/python bench/audio.py [--per-digit 5 20] [--size 96] [--epochs 20]
+    .venv/bin/python bench/audio.py [--per-digit 5 20] [--size 96] [--epochs 20] [--methods ...]
 
 Free Spoken Digit Dataset (../shared/data/spoken_digits, 6 speakers x 10 digits x 50 recordings, 8 kHz).
 Each speaker is held out in turn (all 500 of their clips scored); the model trains on the other five
@@ -8,6 +8,8 @@ speakers' first `k` recordings of each digit, for each k of `--per-digit`. Metho
 - pretrained, frozen: Lite0 with ImageNet weights, `fine_tune(recipe="feature_extraction")`
   (the head on cached features);
 - pretrained, two-phase: `fine_tune` with the default recipe (then the top 3 blocks for 4 epochs);
+- pretrained, every layer trained: ImageNet weights, then exactly the scratch recipe below (every layer
+  and BatchNorm trained, `--epochs` epochs of Adam at lr 1e-3): the same budget, only the start differs;
 - scratch: the same network without pretrained weights, every layer and BatchNorm trained, `--epochs`
   epochs of Adam at lr 1e-3;
 - MFCC + logistic regression: 13 MFCCs of the same log-mel spectrogram (`tf.signal`), their mean and
@@ -36,6 +38,8 @@ from kerastl.models import compile_task, log_mel  # noqa: E402
 RECORDINGS = ROOT.parent / "shared" / "data" / "spoken_digits" / "recordings"
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 RATE = 8000
+METHODS = ("pretrained, frozen", "pretrained, two-phase", "pretrained, every layer trained", "scratch",
+           "mfcc + logistic regression")
 
 
 def subset(folder: Path, held_out: str, per_digit: int) -> Path:
@@ -73,9 +77,10 @@ def run(method: str, data, size: int, epochs: int) -> float:
     shape = (size, size, 3)
     if method == "mfcc + logistic regression":
         return mfcc_logistic(data.train, data.val)
-    if method == "scratch":
+    if method in ("scratch", "pretrained, every layer trained"):
         model = kerastl.build("efficientnet_lite0", 10, task="audio_classification", sample_rate=RATE,
-                              input_shape=shape, weights=None, freeze=False, train_bn=True, compile=False)
+                              input_shape=shape, weights=None if method == "scratch" else "imagenet", freeze=False,
+                              train_bn=True, compile=False)
         compile_task(model, 1e-3)
         model.fit(data.train, epochs=epochs, verbose=0)
     else:
@@ -90,8 +95,9 @@ def main() -> None:
     parser.add_argument("--per-digit", type=int, nargs="+", default=[5, 20])
     parser.add_argument("--size", type=int, default=96)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     args = parser.parse_args()
-    methods = ("pretrained, frozen", "pretrained, two-phase", "scratch", "mfcc + logistic regression")
+    methods = args.methods
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for per_digit in args.per_digit:

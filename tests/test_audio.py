@@ -121,6 +121,12 @@ def test_pretrained_backbone_recognises_an_unseen_speakers_digits(audio_run, cap
     lines = capsys.readouterr().out.strip().splitlines()[-2:]
     assert [line.split("\t")[0] for line in lines] == list(map(str, clips))
     assert all(len(line.split("\t")) == 3 and line.split("\t")[1].split(":")[0] in "0123456789" for line in lines)
+    # bad input: an image file for an audio model, a flat WAV folder without a label pattern
+    photo = next((SHARED / "data" / "sign_digits" / "3").iterdir())
+    assert cli.main(["predict", str(photo), "--model", str(out / "model.keras")]) == 2
+    assert f"cannot read '{photo}' as a WAV file: not a PCM WAV file" in capsys.readouterr().err
+    assert cli.main(["train", "--data", str(data), "--out", str(out.parent / "x"), "--sample-rate", "8000"]) == 2
+    assert "has no class folders with files" in capsys.readouterr().err and not (out.parent / "x").exists()
 
 
 @pytest.mark.e2e

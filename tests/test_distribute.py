@@ -139,7 +139,7 @@ def test_kerastl_train_on_two_workers_reaches_the_one_worker_accuracy_and_only_t
 
 @pytest.mark.e2e
 def test_a_killed_worker_stops_the_cluster_with_a_typed_error_and_a_restart_resumes_from_the_chief(tmp_path):
-    flags = ("--head-epochs", "10", "--fine-tune-epochs", "2")
+    flags = ("--head-epochs", "10", "--fine-tune-epochs", "2", "--image-size", "32")
     workers = _train_cluster(tmp_path, "a", *flags)
     backup = tmp_path / "run.work" / "backup" / "training_metadata.json"
     deadline = time.monotonic() + 240

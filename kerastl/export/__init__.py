@@ -30,7 +30,7 @@ from kerastl.data import pixels
 from kerastl.data.audio_folder import fit_length, read_wav
 from kerastl.export import hub_tasks, runners
 from kerastl.export.onnx_format import write_onnx
-from kerastl.export.saved_model import write_saved_model
+from kerastl.export.saved_model import SIGNATURES, write_saved_model
 from kerastl.export.tflite import MODES, write_tflite
 from kerastl.io import atomic_dir
 from kerastl.models import sample_rate_of
@@ -120,7 +120,7 @@ def export(
     with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
         artefacts = {}
         if "saved_model" in formats:
-            with phase("export: SavedModel (3 signatures, warm-up requests)"):
+            with phase(f"export: SavedModel ({len(SIGNATURES[task.input])} signatures, warm-up requests)"):
                 write_saved_model(model, task, tmp, labels, name, images)
             artefacts["saved_model"] = "."
         if "tflite" in formats:

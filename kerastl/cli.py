@@ -161,14 +161,14 @@ def _evaluate(args) -> int:
 
 
 def _score(model, labels: list[str], data: str, split: str, pairs: list[tuple[str, str]], skipped: list[str],
-           dataset) -> int:
+           dataset, classes: str = "class folders") -> int:
     """Print the accuracy of `model` on [(file, class name)] `pairs`, read by `dataset([(file, index)])`;
-    a class name the model's labels lack is an error."""
+    a class name the model's labels lack is an error (naming the `classes`)."""
     from kerastl.train.reports import predict_labels
 
     unknown = sorted({name for _, name in pairs} - set(labels))
     if unknown:
-        raise InvalidArgumentError(f"classes {unknown} of {data!r} are not among the model's "
+        raise InvalidArgumentError(f"{classes} {unknown} of {data!r} are not among the model's "
                                    f"{len(labels)} labels {labels[:12]} (labels.txt beside the model)")
     if not pairs:
         raise InvalidArgumentError(f"no readable files in the {split} split of {data!r}")
@@ -195,7 +195,7 @@ def _evaluate_audio(args, model, labels: list[str]) -> int:
                                                 validation_split=0.2 if split == "val" else 0)
     pairs = splits["val"] if split == "val" else splits["train"]
     return _score(model, labels, args.data, split, pairs, skipped,
-                  lambda indexed: clip_dataset(indexed, clips, model.inputs[0].shape[1], batch_size=32))
+                  lambda indexed: clip_dataset(indexed, clips, model.inputs[0].shape[1], batch_size=32), "classes")
 
 
 def _speakers(text: str | None) -> list[str] | None:

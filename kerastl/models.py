@@ -14,7 +14,7 @@ from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze as freeze_blocks
 from kerastl.freeze import lora
 from kerastl.freeze import unfreeze
-from kerastl.heads import HUB_TASKS, TASKS, TaskModel, head_of, task_of
+from kerastl.heads import HUB_TASKS, TASKS, TaskModel, head_of, loss_of, task_of
 from kerastl.layers import LogMelSpectrogram, SpectrogramImage
 from kerastl.zoo import BackboneSpec, get
 from kerastl.zoo.pyramid import pyramid_model
@@ -179,8 +179,10 @@ def _set_frozen(model: keras.Model, freeze, train_bn: bool, lora_rank: int) -> N
         freeze_blocks(model, upto=freeze, train_bn=train_bn)
 
 
-def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimizer) -> keras.Model:
-    """Compile with the loss and metrics of the model's task; a float means Adam(lr).
+def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimizer,
+                 label_smoothing: float = 0.0) -> keras.Model:
+    """Compile with the loss and metrics of the model's task; a float means Adam(lr); `label_smoothing`
+    for class-index targets (`kerastl.heads.loss_of`).
 
     Targets per task: kerastl.heads.TASKS[task].targets (class indices, 0/1 vectors, masks, …).
     """
@@ -191,5 +193,6 @@ def compile_task(model: keras.Model, optimizer: float | keras.optimizers.Optimiz
             model.compile(optimizer=optimizer)
             return model
         task = head_of(model)
-        model.compile(optimizer=optimizer, loss=task.loss(), metrics=task.metrics(model.outputs[0].shape[-1]))
+        model.compile(optimizer=optimizer, loss=loss_of(task, label_smoothing),
+                      metrics=task.metrics(model.outputs[0].shape[-1]))
     return model

@@ -9,7 +9,7 @@ from typing import Callable
 import keras
 
 from kerastl.errors import InvalidArgumentError
-from kerastl.heads.pooled import SupervisedContrastiveLoss, dense_head, embedding
+from kerastl.heads.pooled import SmoothedSparseCrossentropy, SupervisedContrastiveLoss, dense_head, embedding
 from kerastl.heads.segmentation import segmentation
 
 
@@ -63,6 +63,17 @@ TASKS = {
 }
 
 
+def loss_of(task: Task, label_smoothing: float = 0.0):
+    """The loss `task` trains with; `label_smoothing` > 0 smooths the targets of a sparse cross-entropy task
+    (classification, audio classification, segmentation)."""
+    loss = task.loss()
+    if not label_smoothing:
+        return loss
+    if loss != "sparse_categorical_crossentropy":
+        raise InvalidArgumentError(f"label_smoothing applies to class-index targets; this task's loss is {loss!r}")
+    return SmoothedSparseCrossentropy(label_smoothing)
+
+
 HUB_TASKS = ("detection", "text_classification")  # KerasHub task models: their own export and compile paths
 
 
@@ -100,4 +111,4 @@ def task_of(model: keras.Model) -> str:
     return task
 
 
-__all__ = ["HUB_TASKS", "TASKS", "head_of", "SupervisedContrastiveLoss", "Task", "TaskModel", "segmentation", "task_of"]
+__all__ = ["HUB_TASKS", "TASKS", "head_of", "loss_of", "SmoothedSparseCrossentropy", "SupervisedContrastiveLoss", "Task", "TaskModel", "segmentation", "task_of"]

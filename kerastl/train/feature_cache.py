@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from kerastl.distribute import is_multi_worker
 from kerastl.freeze import find_backbone
-from kerastl.heads import head_of
+from kerastl.heads import head_of, loss_of
 from kerastl.io import MEMORY_BYTES
 from kerastl.progress import logger
 from kerastl.train.distributed import fit_distributed
@@ -149,12 +149,16 @@ def fit_head(
     learning_rate: float = 1e-3,
     batch_size: int = 32,
     copies: int = 1,
+    label_smoothing: float = 0.0,
     callbacks: list | None = None,
     verbose: int = 0,
     memory_bytes: int = MEMORY_BYTES,
     cache_dir: str | Path | None = None,
 ) -> keras.callbacks.History:
     """Train the head of `model` on cached backbone features of `train` (val scored on cached features too).
+
+    `copies`: passes over `train` whose features are cached (with an augmented `train`, that many views of
+    each image); `label_smoothing` as in `kerastl.heads.loss_of`.
 
     Features stay in RAM up to `memory_bytes` (train and val each); beyond it they are written to a
     temporary directory under `cache_dir` (default: the system's), memory-mapped while the head trains
@@ -165,7 +169,7 @@ def fit_head(
     with strategy.scope():
         extractor, head = split_at_features(model)
         task = head_of(model)
-        head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=task.loss(),
+        head.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss_of(task, label_smoothing),
                      metrics=task.metrics(head.outputs[0].shape[-1]))
     run = feature_fn(extractor, train)
     if cache_dir is not None:

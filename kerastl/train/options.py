@@ -11,11 +11,13 @@ import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
+from kerastl.data.augment import AUGMENTATIONS
 from kerastl.errors import InvalidArgumentError
 from kerastl.io import MEMORY_BYTES
 from kerastl.models import PRECISIONS
 
 RECIPES = ("feature_extraction", "two_phase", "gradual")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +66,14 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("learning_rate", float, 1e-3, "phase 1 learning rate (Adam)", positive=True),
     Option("fine_tune_lr_factor", float, 0.1, "phase 2 learning rate = learning_rate x this", positive=True),
     Option("train_bn", bool, False, "phase 2 also trains BatchNorm statistics (default: inference mode)"),
+    Option("augment", str, "none", "training images: none, crop (random 80-100 % crops and shifts) or crop_flip "
+           "(also mirrored: only for classes that survive a left-right flip)", choices=AUGMENTATIONS),
+    Option("views", int, 4, "phase 1 with augment: augmented views of each training image whose features are "
+           "cached", minimum=1),
+    Option("label_smoothing", float, 0.0, "label smoothing of the class targets in both phases", minimum=0),
+    Option("weight_decay", float, 0.0, "phase 2: AdamW's decoupled weight decay (0: Adam)", minimum=0),
+    Option("schedule", str, "constant", "phase 2 learning rate: constant, or cosine (linear warm-up over the "
+           "first 10 % of steps, then cosine decay to 0)", choices=SCHEDULES),
     Option("image_size", int, None, "square input size in pixels (default: the backbone's); for audio, the "
            "spectrogram image's", minimum=32),
     Option("precision", str, "float32", "float32, mixed_float16 or mixed_bfloat16", choices=PRECISIONS),
@@ -102,6 +112,8 @@ def resolve(values: Mapping[str, Any], source: str = "train options") -> dict[st
         raise InvalidArgumentError(f"{source}: head_epochs and fine_tune_epochs are both 0: nothing would be trained")
     if resolved["recipe"] == "feature_extraction" and resolved["head_epochs"] == 0:
         raise InvalidArgumentError(f"{source}: recipe feature_extraction with head_epochs 0 trains nothing")
+    if resolved["label_smoothing"] >= 1:
+        raise InvalidArgumentError(f"{source}: label_smoothing must be < 1, got {resolved['label_smoothing']!r}")
     return resolved
 
 
@@ -124,11 +136,18 @@ def read_recipe(path: str | Path) -> dict[str, Any]:
 
 def describe(options: Mapping[str, Any]) -> str:
     """One line saying what the run's recipe does, with its numbers (printed and in the model card)."""
-    head = f"head {options['head_epochs']} epochs on cached frozen features at lr {options['learning_rate']:g}"
+    augment = options.get("augment", "none")
+    head = (f"head {options['head_epochs']} epochs on cached frozen features"
+            + (f" of {options['views']} {augment} views per image" if augment != "none" else "")
+            + f" at lr {options['learning_rate']:g}"
+            + (f", label smoothing {options['label_smoothing']:g}" if options.get("label_smoothing") else ""))
     if options["recipe"] == "feature_extraction" or options["fine_tune_epochs"] == 0:
         return f"{options['recipe']}: {head}"
     lr = options["learning_rate"] * options["fine_tune_lr_factor"]
     blocks = ("one more of the top {n} blocks per stage" if options["recipe"] == "gradual" else "the top {n} blocks"
               ).format(n=options["unfreeze_blocks"])
+    optimizer = (f"AdamW, weight decay {options['weight_decay']:g}, " if options.get("weight_decay") else "") + (
+        "warm-up and cosine decay, " if options.get("schedule") == "cosine" else "")
     return (f"{options['recipe']}: {head}, then {options['fine_tune_epochs']} epochs with {blocks} trainable at "
-            f"lr {lr:g} (BatchNorm {'trained' if options['train_bn'] else 'in inference mode'})")
+            f"lr {lr:g} ({optimizer}{augment + ' images, ' if augment != 'none' else ''}"
+            f"BatchNorm {'trained' if options['train_bn'] else 'in inference mode'})")

@@ -7,15 +7,17 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from kerastl.data.augment import augmented
 from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze, unfreeze
+from kerastl.heads import head_of
 from kerastl.models import compile_task
 from kerastl.progress import EpochLog, logger
 from kerastl.train.callbacks import improves
 from kerastl.train.distributed import fit
 from kerastl.train.feature_cache import fit_head
 from kerastl.train.layerwise import layer_decay_multipliers, with_layerwise_lr
-from kerastl.train.options import RECIPES, default
+from kerastl.train.options import RECIPES, SCHEDULES, default
 
 
 def fine_tune(
@@ -30,6 +32,12 @@ def fine_tune(
     unfreeze_blocks: int = default("unfreeze_blocks"),
     fine_tune_lr_factor: float = default("fine_tune_lr_factor"),
     train_bn: bool = default("train_bn"),
+    augment: str = default("augment"),
+    views: int = default("views"),
+    label_smoothing: float = default("label_smoothing"),
+    weight_decay: float = default("weight_decay"),
+    schedule: str = default("schedule"),
+    steps_per_epoch: int | None = None,
     layer_decay: float | None = None,
     memory_gb: float = default("memory_gb"),
     cache_dir: str | Path | None = None,
@@ -43,6 +51,12 @@ def fine_tune(
     unless `train_bn`) at `learning_rate * fine_tune_lr_factor`, with the full model in `model.fit`.
     "gradual": phase 2 unfreezes one more block every `fine_tune_epochs` epochs until `unfreeze_blocks`
     are trainable. `layer_decay`: each block's learning rate is `layer_decay` times the one above it.
+    Image models train on `augment`ed images (`kerastl.data.augment`; audio clips are already cut at random
+    offsets): phase 1 caches the features of `views` augmented passes, phase 2 draws anew every epoch.
+    `label_smoothing` smooths class targets in both phases. Phase 2 uses AdamW with `weight_decay` (Adam
+    when 0) and `schedule` "cosine": a linear warm-up over its first 10 % of steps (`steps_per_epoch`
+    steps an epoch; counted by one pass over `train` when not given), then cosine decay to 0; "constant"
+    keeps the rate.
     With `val`, the model ends with the weights that scored best on it (`selection`): the phase-1 model
     unless a fine-tuning epoch beat it, so phase 2 never makes the result worse on `val`. Phase-1 features
     beyond `memory_gb` go to a temporary directory under `cache_dir` (see `fit_head`). For a model built
@@ -51,24 +65,36 @@ def fine_tune(
     """
     if recipe not in RECIPES:
         raise InvalidArgumentError(f"unknown recipe {recipe!r}; choose one of {RECIPES}")
+    if schedule not in SCHEDULES:
+        raise InvalidArgumentError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if head_of(model).input == "image":
+        train = augmented(train, augment)
     freeze(model)
     histories = {"head": fit_head(model, train, val, epochs=head_epochs, learning_rate=learning_rate,
+                                  copies=views if augment != "none" else 1, label_smoothing=label_smoothing,
                                   memory_bytes=int(memory_gb * 1e9), cache_dir=cache_dir,
                                   callbacks=[EpochLog("head", every=max(head_epochs // 5, 1))]).history}
     if recipe == "feature_extraction" or fine_tune_epochs <= 0:
-        compile_task(model, learning_rate)
+        compile_task(model, learning_rate, label_smoothing)
         return histories
     stages = range(1, unfreeze_blocks + 1) if recipe == "gradual" else [unfreeze_blocks]
     keep = _KeepBest(model, *selection(histories)[2:]) if val is not None else None
     histories["fine_tune"] = {}
+    rate = learning_rate * fine_tune_lr_factor
+    if schedule == "cosine":
+        steps = fine_tune_epochs * (steps_per_epoch or _batches(train))
+        rate = keras.optimizers.schedules.CosineDecay(0.0, max(steps - steps // 10, 1), warmup_target=rate,
+                                                      warmup_steps=steps // 10)
     for stage, blocks_to_train in enumerate(stages):
         unfreeze(model, blocks_to_train, train_bn=train_bn)
-        logger.info("fine-tuning the top %d block(s) at lr %g", blocks_to_train, learning_rate * fine_tune_lr_factor)
+        logger.info("fine-tuning the top %d block(s) at lr %g%s", blocks_to_train, learning_rate * fine_tune_lr_factor,
+                    " (warm-up, then cosine decay)" if schedule == "cosine" else "")
         with model.distribute_strategy.scope():  # an optimizer belongs to the strategy it is made under
-            optimizer = keras.optimizers.Adam(learning_rate * fine_tune_lr_factor)
+            optimizer = (keras.optimizers.AdamW(rate, weight_decay=weight_decay) if weight_decay
+                         else keras.optimizers.Adam(rate))
             if layer_decay is not None:
                 optimizer = with_layerwise_lr(optimizer, layer_decay_multipliers(model, layer_decay))
-        compile_task(model, optimizer)
+        compile_task(model, optimizer, label_smoothing)
         with warnings.catch_warnings():  # a stream's length is known after its first pass, which Keras warns of
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             history = fit(model, train, validation_data=val, initial_epoch=stage * fine_tune_epochs,
@@ -82,6 +108,12 @@ def fine_tune(
         logger.info("kept the %s (%s %.4f)", "phase-1 model" if phase == "head" else f"fine-tuning epoch {epoch}",
                     monitor, value)
     return histories
+
+
+def _batches(dataset: tf.data.Dataset) -> int:
+    """Batches in one pass of `dataset`: its cardinality, else counted by a pass."""
+    known = int(dataset.cardinality())
+    return known if known >= 0 else int(dataset.reduce(0, lambda count, _: count + 1))
 
 
 def selection(histories: dict[str, dict[str, list[float]]]) -> tuple[str, int, float, str]:

@@ -82,3 +82,43 @@ def test_a_harmful_phase_2_never_replaces_the_phase_1_model():
     assert phase_1 > 0.3 and max(histories["fine_tune"]["val_accuracy"]) < phase_1  # phase 2 did harm
     assert selection(histories)[:2] == ("head", 10)
     assert float((model.predict(xh, verbose=0).argmax(-1) == yh).mean()) == pytest.approx(phase_1, abs=1e-6)
+
+
+def test_augmentation_draws_new_crops_each_pass_and_keeps_pixels_and_labels():
+    from kerastl.data.augment import augmented, augmenter
+
+    images = np.broadcast_to(np.linspace(0, 255, 64, dtype="float32")[None, :, None], (64, 64, 3))  # a ramp
+    ds = augmented(tf.data.Dataset.from_tensor_slices((np.stack([images] * 4), Y)).batch(4), "crop")
+    (a, ya), (b, _) = next(iter(ds)), next(iter(ds))
+    assert a.shape == (4, 64, 64, 3) and ya.numpy().tolist() == Y.tolist()
+    assert float(tf.reduce_min(a)) >= 0 and float(tf.reduce_max(a)) <= 255
+    assert not np.allclose(a, images) and not np.allclose(a, b)  # changed, and anew on every pass
+    flipped = augmenter("crop_flip").layers
+    assert [type(layer).__name__ for layer in flipped] == ["RandomZoom", "RandomTranslation", "RandomFlip"]
+    assert augmented(ds, "none") is ds
+    with pytest.raises(kerastl.InvalidArgumentError, match="augment must be one of"):
+        augmenter("rotate")
+
+
+def test_label_smoothing_adamw_and_cosine_schedule_in_the_recipe():
+    from kerastl.heads import SmoothedSparseCrossentropy
+
+    smoothed = SmoothedSparseCrossentropy(0.1)
+    probabilities = np.array([[0.98, 0.01, 0.01]], "float32")
+    plain = float(keras.losses.sparse_categorical_crossentropy(np.array([0]), probabilities)[0])
+    assert float(smoothed(np.array([0]), probabilities)) > plain  # confident and right still costs something
+    expected = -(0.1 / 3 * np.log([0.98, 0.01, 0.01]).sum() + 0.9 * np.log(0.98))
+    assert float(smoothed(np.array([0]), probabilities)) == pytest.approx(expected, rel=1e-4)
+    model = lite0()
+    ds = tf.data.Dataset.from_tensor_slices((X, Y)).batch(2)  # 2 steps an epoch: 10 in phase 2
+    kerastl.fine_tune(model, ds, head_epochs=1, fine_tune_epochs=5, unfreeze_blocks=1, augment="crop", views=2,
+                      label_smoothing=0.1, weight_decay=0.01, schedule="cosine", verbose=0)
+    optimizer = model.optimizer
+    assert type(optimizer).__name__ == "AdamW" and optimizer.weight_decay == 0.01
+    assert isinstance(model.loss, SmoothedSparseCrossentropy) and model.loss.label_smoothing == 0.1
+    schedule = keras.optimizers.schedules.deserialize(optimizer.get_config()["learning_rate"])
+    assert isinstance(schedule, keras.optimizers.schedules.CosineDecay)
+    assert [round(float(schedule(step)), 7) for step in (0, 1, 10)] == [0.0, 1e-4, 0.0]  # warm-up 1 step, then decay
+    assert int(optimizer.iterations) == 10 and float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(kerastl.InvalidArgumentError, match="schedule must be one of"):
+        kerastl.fine_tune(model, ds, schedule="step", verbose=0)

@@ -143,11 +143,12 @@ def export(
     return _warn_misses(report)
 
 
-def check_formats(formats: tuple[str, ...], quantize: tuple[str, ...] | None = None) -> None:
-    """InvalidArgumentError for an unknown format or TFLite mode: lets a caller refuse them before any work."""
+def check_formats(formats: tuple[str, ...], quantize: tuple[str, ...] | None = None, kind: str = "image") -> None:
+    """InvalidArgumentError for an unknown format or TFLite mode (of a classifier taking `kind` inputs): lets a
+    caller refuse them before any work."""
     _check(tuple(formats), FORMATS, "formats")
     if quantize is not None:
-        _check(tuple(quantize), MODES, "quantize")
+        _check(tuple(quantize), QUANTIZE[kind], "quantize")
 
 
 def finish(tmp: Path, report: dict, strict: bool) -> dict:

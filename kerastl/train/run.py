@@ -64,11 +64,12 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     verified exports in `out/export/` (`formats` and `quantize` as in kerastl.export; default all).
     """
     options = resolve(options, "train_run")
-    if export:
-        check_formats(formats or FORMATS, quantize)
     spec = get(options["backbone"])
     out, work = Path(out), Path(f"{out}.work")
     _check_out(out, data, overwrite)
+    audio = not str(data).startswith("tfds:") and looks_like_audio(data)
+    if export:
+        check_formats(formats or FORMATS, quantize, "waveform" if audio else "image")
     fingerprint = _fingerprint(data, options)
     resumed = _resumes(work, fingerprint, overwrite)
     strategy = get_strategy(options["strategy"])  # the run's first TensorFlow op: a cluster connects here
@@ -79,7 +80,6 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     keras.utils.set_random_seed(options["seed"])
     size = options["image_size"] or spec.input_size
     batch_size = BATCH_SIZE // strategy.num_replicas_in_sync if is_multi_worker(strategy) else BATCH_SIZE
-    audio = not str(data).startswith("tfds:") and looks_like_audio(data)
     noun = "clips" if audio else "images"
     with phase(f"indexing the {noun}" + (f" (worker {worker} of {workers} reads its share: 1 training file in "
                                          f"{workers})" if workers > 1 else "")):
@@ -121,8 +121,10 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
         with phase(f"training {spec.name} on {len(images.files.get('train', [])) or 'the'} {noun} "
                    f"({describe(options)})" + (f" on {workers} workers" if workers > 1 else "")):
             try:
+                share = images.files.get("train", [])[worker::workers]  # this worker's files (none listed: TFDS)
                 histories = fine_tune(
                     model, images.train, images.val, verbose=0, cache_dir=work / CACHE,
+                    steps_per_epoch=-(-len(share) // batch_size) or None,
                     callbacks=run_callbacks(work if chief else None, monitor=monitor, patience=options["patience"],
                                             resume=options["recipe"] != "gradual"),
                     **{k: v for k, v in options.items() if k in inspect.signature(fine_tune).parameters})

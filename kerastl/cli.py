@@ -182,24 +182,20 @@ def _score(model, labels: list[str], data: str, split: str, pairs: list[tuple[st
 def _evaluate_audio(args, model, labels: list[str]) -> int:
     """`kerastl evaluate` of an audio model: every clip of the folder (`--split all`, the default) or the
     held-out speakers / clips of training's split rule (`--split val`, same --seed)."""
-    from kerastl.data.audio_folder import audio_splits, clip_dataset
+    from kerastl.data.audio_folder import audio_splits, clip_dataset, speaker_list
     from kerastl.models import sample_rate_of
-    from kerastl.train.reports import predict_labels
 
     split = args.split or "all"
     if split == "test":
         raise InvalidArgumentError("an audio folder has no test/ split; choose --split all or val")
     _, splits, clips, skipped, _ = audio_splits(args.data, sample_rate=sample_rate_of(model),
                                                 label_pattern=args.label_pattern, seed=args.seed,
-                                                held_out_speakers=_speakers(args.held_out_speakers),
+                                                held_out_speakers=speaker_list(args.held_out_speakers)
+                                                if split == "val" else None,
                                                 validation_split=0.2 if split == "val" else 0)
     pairs = splits["val"] if split == "val" else splits["train"]
     return _score(model, labels, args.data, split, pairs, skipped,
                   lambda indexed: clip_dataset(indexed, clips, model.inputs[0].shape[1], batch_size=32), "classes")
-
-
-def _speakers(text: str | None) -> list[str] | None:
-    return [s for s in text.split(",") if s] if text else None
 
 
 def _benchmark(args) -> int:
@@ -240,7 +236,7 @@ def _export(args) -> int:
     except ExportVerificationError as error:
         raise ExportVerificationError(f"{error}\nNothing was written. Pass --keep-failed to write every artefact "
                                       "with the misses marked in export_report.json, or leave the failing mode "
-                                      "out (e.g. --quantize fp32 fp16 dynamic).") from None
+                                      "out (e.g. --quantize fp32 fp16).") from None
     print(table(report))
     print(f"-> {args.out}/{args.name}/{args.version}/")
     return 0

@@ -157,7 +157,11 @@ def log_mel(sample_rate: int, mel_bins: int = 64) -> LogMelSpectrogram:
 
 def sample_rate_of(model: keras.Model) -> int:
     """The sample rate (Hz) of an audio_classification model's waveform input (its log-mel layer's)."""
-    return int(model.get_layer("log_mel").sample_rate)
+    layer = next((layer for layer in model.layers if isinstance(layer, LogMelSpectrogram)), None)
+    if layer is None:
+        raise InvalidArgumentError(f"model {model.name!r} has no LogMelSpectrogram layer, so no sample rate: it is "
+                                   "not an audio model of kerastl.build(..., task='audio_classification')")
+    return int(layer.sample_rate)
 
 
 def _samples(sample_rate, seconds) -> int:

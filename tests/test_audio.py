@@ -12,7 +12,7 @@ import tensorflow as tf
 import kerastl
 from kerastl import cli
 from kerastl.data.audio_folder import (FSDD_PATTERN, audio_folder, decode_wav, fit_length, looks_like_audio,
-                                       read_wav)
+                                       read_wav, speaker_list)
 from kerastl.heads import task_of
 from tests.conftest import SHARED, requires_shared
 
@@ -75,6 +75,11 @@ def test_a_pattern_with_speakers_holds_out_whole_speakers(tmp_path):
         data.speakers  # seeded
     with pytest.raises(kerastl.InvalidArgumentError, match=r"held_out_speakers \['zed'\] have no clips"):
         audio_folder(tmp_path, sample_rate=8000, label_pattern="fsdd", held_out_speakers=["zed"])
+    with pytest.raises(kerastl.InvalidArgumentError, match="are every speaker .* none is left to train on"):
+        audio_folder(tmp_path, sample_rate=8000, label_pattern="fsdd",
+                     held_out_speakers=speaker_list("ann, bob,cat,dan ,eve,"))
+    most = audio_folder(tmp_path, sample_rate=8000, seconds=0.1, label_pattern="fsdd", validation_split=0.95)
+    assert len(most.speakers["val"]) == 4 and len(most.speakers["train"]) == 1  # one speaker is left to train on
 
 
 def _fsdd_subset(folder, per_digit: int, held_out_per_digit: int):
@@ -116,6 +121,9 @@ def test_pretrained_backbone_recognises_an_unseen_speakers_digits(audio_run, cap
                      "--held-out-speakers", HELD_OUT, "--split", "val"]) == 0
     scored = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert scored["images"] == 100 and scored["accuracy"] == pytest.approx(metrics["val_accuracy"], abs=1e-4)
+    assert cli.main(["evaluate", "--model", str(out / "model.keras"), "--data", str(data), "--label-pattern", "fsdd",
+                     "--held-out-speakers", HELD_OUT]) == 0  # --split all: every clip, the held-out speaker's too
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["images"] == 600
     clips = sorted(data.glob(f"*_{HELD_OUT}_0.wav"))[:2]
     assert cli.main(["predict", *map(str, clips), "--model", str(out / "model.keras"), "--top", "2"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()[-2:]

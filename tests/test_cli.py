@@ -46,6 +46,7 @@ ROWS = [  # (id, arguments, the message's gist)
     ("nothing to train", [*TRAIN, "--head-epochs", "0", "--fine-tune-epochs", "0"], "nothing would be trained"),
     ("negative epochs", [*TRAIN, "--head-epochs", "-1"], "head_epochs must be >= 0"),
     ("tiny image size", [*TRAIN, "--image-size", "8"], "image_size must be >= 32"),
+    ("audio clips over a minute", [*TRAIN, "--clip-seconds", "61"], "clip_seconds must be <= 60, got 61.0"),
     ("unknown backbone", [*TRAIN, "--backbone", "efficentnet"], "Did you mean"),
     ("unknown export format", [*TRAIN, "--formats", "pdf"], "formats must be a non-empty subset"),
     ("missing data folder", ["train", "--data", "{tmp}/nodata", "--out", "{tmp}/run"], "is not a folder"),

@@ -100,8 +100,14 @@ def test_augmentation_draws_new_crops_each_pass_and_keeps_pixels_and_labels():
         augmenter("rotate")
 
 
-def test_label_smoothing_adamw_and_cosine_schedule_in_the_recipe():
+def test_label_smoothing_adamw_and_cosine_schedule_in_the_recipe(monkeypatch):
     from kerastl.heads import SmoothedSparseCrossentropy
+    from kerastl.train import feature_cache
+
+    seen = {}
+    extract, loss_of = feature_cache.extract, feature_cache.loss_of
+    monkeypatch.setattr(feature_cache, "extract", lambda *a, **k: seen.setdefault("rows", extract(*a, **k)))
+    monkeypatch.setattr(feature_cache, "loss_of", lambda *a: seen.setdefault("head_loss", loss_of(*a)))
 
     smoothed = SmoothedSparseCrossentropy(0.1)
     probabilities = np.array([[0.98, 0.01, 0.01]], "float32")
@@ -113,6 +119,8 @@ def test_label_smoothing_adamw_and_cosine_schedule_in_the_recipe():
     ds = tf.data.Dataset.from_tensor_slices((X, Y)).batch(2)  # 2 steps an epoch: 10 in phase 2
     kerastl.fine_tune(model, ds, head_epochs=1, fine_tune_epochs=5, unfreeze_blocks=1, augment="crop", views=2,
                       label_smoothing=0.1, weight_decay=0.01, schedule="cosine", verbose=0)
+    assert len(seen["rows"][1]) == 2 * len(Y)  # phase 1 cached two augmented views of each image
+    assert seen["head_loss"].label_smoothing == 0.1  # and trained the head on smoothed targets
     optimizer = model.optimizer
     assert type(optimizer).__name__ == "AdamW" and optimizer.weight_decay == 0.01
     assert isinstance(model.loss, SmoothedSparseCrossentropy) and model.loss.label_smoothing == 0.1
@@ -122,3 +130,12 @@ def test_label_smoothing_adamw_and_cosine_schedule_in_the_recipe():
     assert int(optimizer.iterations) == 10 and float(optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
     with pytest.raises(kerastl.InvalidArgumentError, match="schedule must be one of"):
         kerastl.fine_tune(model, ds, schedule="step", verbose=0)
+
+
+def test_augmentation_is_refused_where_it_would_break_the_targets():
+    segmenter = kerastl.build("efficientnet_lite0", 3, task="segmentation", input_shape=(64, 64, 3))
+    masks = tf.data.Dataset.from_tensor_slices((X, np.zeros((4, 64, 64), "int32"))).batch(2)
+    with pytest.raises(kerastl.InvalidArgumentError, match="segmentation model .* pass augment='none'"):
+        kerastl.fine_tune(segmenter, masks, augment="crop", verbose=0)
+    with pytest.raises(kerastl.InvalidArgumentError, match="augment must be one of"):
+        kerastl.fine_tune(segmenter, masks, augment="rotate", verbose=0)

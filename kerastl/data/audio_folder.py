@@ -112,6 +112,12 @@ def looks_like_audio(path: str | Path) -> bool:
     return False
 
 
+def speaker_list(text: str | None) -> list[str] | None:
+    """'george, theo' -> ['george', 'theo'] (a comma-separated list, as the CLI and TOML take it); '' -> None."""
+    speakers = [s.strip() for s in (text or "").split(",") if s.strip()]
+    return speakers or None
+
+
 def audio_folder(
     path: str | Path,
     *,
@@ -190,11 +196,15 @@ def audio_splits(path: str | Path, *, sample_rate: int, label_pattern: str | Non
         unknown = sorted(set(held_out_speakers) - set(speakers))
         if unknown:
             raise InvalidArgumentError(f"held_out_speakers {unknown} have no clips in {str(root)!r}")
+        if set(speakers) <= set(held_out_speakers):
+            raise InvalidArgumentError(f"held_out_speakers {sorted(held_out_speakers)} are every speaker in "
+                                       f"{str(root)!r}: none is left to train on; hold out fewer")
     elif speakers and validation_split > 0:
-        held_out_speakers = random.Random(seed).sample(speakers, max(1, round(len(speakers) * validation_split)))
-        if len(held_out_speakers) == len(speakers):
+        if len(speakers) == 1:
             raise InvalidArgumentError(f"{str(root)!r} has clips of one speaker only: no speaker is left to hold "
                                        "out; pass validation_split=0 or add speakers")
+        n_held = min(len(speakers) - 1, max(1, round(len(speakers) * validation_split)))  # >= 1 speaker each side
+        held_out_speakers = random.Random(seed).sample(speakers, n_held)
     if held_out_speakers:
         train, val = ([e for e in kept if (e[2] in held_out_speakers) == held] for held in (False, True))
     else:

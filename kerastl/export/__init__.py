@@ -132,7 +132,7 @@ def export(
         if "onnx" in formats:
             (tmp / "onnx").mkdir()
             with phase("export: ONNX"):
-                write_onnx(model, tmp / "onnx" / f"{name}.onnx", task.key, task.input)
+                write_onnx(model, tmp / "onnx" / f"{name}.onnx", task.key, kind=task.input)
             artefacts["onnx"] = f"onnx/{name}.onnx"
         if labels is not None:
             (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
@@ -143,7 +143,7 @@ def export(
     return _warn_misses(report)
 
 
-def check_formats(formats: tuple[str, ...], quantize: tuple[str, ...] | None = None, kind: str = "image") -> None:
+def check_formats(formats: tuple[str, ...], quantize: tuple[str, ...] | None = None, *, kind: str = "image") -> None:
     """InvalidArgumentError for an unknown format or TFLite mode (of a classifier taking `kind` inputs): lets a
     caller refuse them before any work."""
     _check(tuple(formats), FORMATS, "formats")

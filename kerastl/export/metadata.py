@@ -41,7 +41,8 @@ def with_metadata(model: bytes, *, task: str, name: str, version: int, descripti
     model's input is described as a mono waveform at `sample_rate` Hz."""
     if task not in IMAGE_TASKS + AUDIO_TASKS:
         raise InvalidArgumentError(f"TFLite metadata describes image models ({', '.join(IMAGE_TASKS)}) and audio "
-                                   f"models; a {task} model has no image input (export it without TFLite metadata)")
+                                   f"classifiers ({', '.join(AUDIO_TASKS)}); a {task} model takes neither images "
+                                   "nor a waveform (export it without TFLite metadata)")
     if task in AUDIO_TASKS and not (isinstance(sample_rate, int) and sample_rate > 0):
         raise InvalidArgumentError(f"audio metadata needs the model's sample_rate in Hz, got {sample_rate!r}")
     writers = _writers()

@@ -12,7 +12,7 @@ import tensorflow as tf
 OPSET = 17
 
 
-def write_onnx(model: keras.Model, path: Path, key: str, kind: str = "image", opset: int = OPSET) -> None:
+def write_onnx(model: keras.Model, path: Path, key: str, *, kind: str = "image", opset: int = OPSET) -> None:
     import onnx
     import tf2onnx
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 PATCHES_PER_BATCH = 1024  # input patches sampled per layer and batch for E[xxᵀ]
 MAX_TAPS = 2304  # larger kernels (e.g. 3x3x512) keep nearest rounding: the greedy pass is O(taps²)

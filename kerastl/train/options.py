@@ -22,7 +22,7 @@ SCHEDULES = ("constant", "cosine")
 
 @dataclasses.dataclass(frozen=True)
 class Option:
-    """One training option: `kind` is its Python type; `minimum` bounds numbers (inclusive)."""
+    """One training option: `kind` is its Python type; `minimum` and `maximum` bound numbers (inclusive)."""
 
     name: str
     kind: type
@@ -30,6 +30,7 @@ class Option:
     help: str
     choices: tuple[str, ...] | None = None
     minimum: float | None = None
+    maximum: float | None = None
     positive: bool = False  # strictly above zero (learning rates)
 
     def check(self, value: Any, source: str) -> Any:
@@ -48,6 +49,8 @@ class Option:
             problem = f"must be one of {list(self.choices)}"
         elif self.minimum is not None and value < self.minimum:
             problem = f"must be >= {self.minimum:g}"
+        elif self.maximum is not None and value > self.maximum:
+            problem = f"must be <= {self.maximum:g}"
         elif self.positive and value <= 0:
             problem = "must be > 0"
         if problem:
@@ -84,9 +87,9 @@ OPTIONS: dict[str, Option] = {option.name: option for option in (
     Option("memory_gb", float, MEMORY_BYTES / 1e9, "RAM for caches: decoded images (uint8) and phase-1 features "
            "stay in RAM up to this each, beyond it they go to disk under <out>.work/", minimum=0),
     Option("sample_rate", int, 16000, "audio: the model's sample rate in Hz (WAV files are resampled to it)",
-           minimum=1000),
+           minimum=1000, maximum=192000),
     Option("clip_seconds", float, 1.0, "audio: the clip length the model takes (training cuts clips at random offsets; "
-           "inference takes the first seconds, zero-padded)", minimum=0.1),
+           "inference takes the first seconds, zero-padded)", minimum=0.1, maximum=60),
     Option("label_pattern", str, None, "audio: a regex over the file names of one folder of WAVs, with a "
            "(?P<label>...) and optionally a (?P<speaker>...) group; 'fsdd' = {digit}_{speaker}_{i}.wav"),
     Option("held_out_speakers", str, None, "audio: comma-separated speakers to hold out (default: a seeded 20 % "

@@ -7,10 +7,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from kerastl.data.augment import augmented
+from kerastl.data.augment import AUGMENTATIONS, augmented
 from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze, unfreeze
-from kerastl.heads import head_of
+from kerastl.heads import head_of, task_of
 from kerastl.models import compile_task
 from kerastl.progress import EpochLog, logger
 from kerastl.train.callbacks import improves
@@ -50,9 +50,11 @@ def fine_tune(
     Phase 2 ("two_phase"): the top `unfreeze_blocks` blocks trainable (BatchNorm in inference mode
     unless `train_bn`) at `learning_rate * fine_tune_lr_factor`, with the full model in `model.fit`.
     "gradual": phase 2 unfreezes one more block every `fine_tune_epochs` epochs until `unfreeze_blocks`
-    are trainable. `layer_decay`: each block's learning rate is `layer_decay` times the one above it.
-    Image models train on `augment`ed images (`kerastl.data.augment`; audio clips are already cut at random
-    offsets): phase 1 caches the features of `views` augmented passes, phase 2 draws anew every epoch.
+    are trainable (each stage with a fresh optimizer, so a schedule restarts per stage). `layer_decay`:
+    each block's learning rate is `layer_decay` times the one above it.
+    Image classifiers and regressors can train on `augment`ed images (`kerastl.data.augment`; other models
+    refuse it: audio clips are already cut at random offsets): phase 1 caches the features of `views`
+    augmented passes, phase 2 draws anew every epoch.
     `label_smoothing` smooths class targets in both phases. Phase 2 uses AdamW with `weight_decay` (Adam
     when 0) and `schedule` "cosine": a linear warm-up over its first 10 % of steps (`steps_per_epoch`
     steps an epoch; counted by one pass over `train` when not given), then cosine decay to 0; "constant"
@@ -67,7 +69,10 @@ def fine_tune(
         raise InvalidArgumentError(f"unknown recipe {recipe!r}; choose one of {RECIPES}")
     if schedule not in SCHEDULES:
         raise InvalidArgumentError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if head_of(model).input == "image":
+    if schedule == "cosine" and fine_tune_epochs > 0 and recipe != "feature_extraction":
+        steps_per_epoch = steps_per_epoch or _batches(train)  # counted before augmentation, which costs time
+    if augment != "none":
+        _check_augmentable(model, augment)
         train = augmented(train, augment)
     freeze(model)
     histories = {"head": fit_head(model, train, val, epochs=head_epochs, learning_rate=learning_rate,
@@ -82,7 +87,7 @@ def fine_tune(
     histories["fine_tune"] = {}
     rate = learning_rate * fine_tune_lr_factor
     if schedule == "cosine":
-        steps = fine_tune_epochs * (steps_per_epoch or _batches(train))
+        steps = fine_tune_epochs * steps_per_epoch  # per stage: each gradual stage warms up and decays anew
         rate = keras.optimizers.schedules.CosineDecay(0.0, max(steps - steps // 10, 1), warmup_target=rate,
                                                       warmup_steps=steps // 10)
     for stage, blocks_to_train in enumerate(stages):
@@ -108,6 +113,19 @@ def fine_tune(
         logger.info("kept the %s (%s %.4f)", "phase-1 model" if phase == "head" else f"fine-tuning epoch {epoch}",
                     monitor, value)
     return histories
+
+
+def _check_augmentable(model: keras.Model, augment: str) -> None:
+    """InvalidArgumentError unless `model` takes images and predicts one target per image (augmenting the
+    pixels alone would move them away from a mask's or a box's targets)."""
+    if augment not in AUGMENTATIONS:
+        raise InvalidArgumentError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
+    task = head_of(model)
+    if task.input != "image" or task.pyramid or len(model.inputs[0].shape) != 4:
+        raise InvalidArgumentError(
+            f"augment={augment!r} transforms images of an image classifier or regressor; this is a "
+            f"{task_of(model)} model taking {tuple(model.inputs[0].shape[1:])} inputs: pass "
+            "augment='none' (audio clips are already cut at random offsets on every pass)")
 
 
 def _batches(dataset: tf.data.Dataset) -> int:

@@ -31,7 +31,7 @@ import keras
 import tensorflow as tf
 
 from kerastl.data import audio_folder, image_folder, tfds_images
-from kerastl.data.audio_folder import looks_like_audio
+from kerastl.data.audio_folder import looks_like_audio, speaker_list
 from kerastl.distribute import get_strategy, is_chief, is_multi_worker, sum_over_workers, worker_shard
 from kerastl.errors import ClusterError, InvalidArgumentError, first_line
 from kerastl.export import FORMATS, check_formats, table
@@ -69,7 +69,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     _check_out(out, data, overwrite)
     audio = not str(data).startswith("tfds:") and looks_like_audio(data)
     if export:
-        check_formats(formats or FORMATS, quantize, "waveform" if audio else "image")
+        check_formats(formats or FORMATS, quantize, kind="waveform" if audio else "image")
     fingerprint = _fingerprint(data, options)
     resumed = _resumes(work, fingerprint, overwrite)
     strategy = get_strategy(options["strategy"])  # the run's first TensorFlow op: a cluster connects here
@@ -84,10 +84,9 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     with phase(f"indexing the {noun}" + (f" (worker {worker} of {workers} reads its share: 1 training file in "
                                          f"{workers})" if workers > 1 else "")):
         if audio:
-            speakers = options["held_out_speakers"]
             images = audio_folder(data, sample_rate=options["sample_rate"], seconds=options["clip_seconds"],
                                   label_pattern=options["label_pattern"], seed=options["seed"], batch_size=batch_size,
-                                  held_out_speakers=speakers.split(",") if speakers else None, shard=(worker, workers))
+                                  held_out_speakers=speaker_list(options["held_out_speakers"]), shard=(worker, workers))
         elif str(data).startswith("tfds:"):
             images = tfds_images(str(data)[5:], data_dir=options["tfds_dir"], image_size=(size, size),
                                  seed=options["seed"], batch_size=batch_size, shard=(worker, workers),
@@ -306,7 +305,8 @@ def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
         f"- **Task**: {'audio' if audio else 'image'} classification, {len(metrics['class_names'])} classes: "
         f"{', '.join(metrics['class_names'])}",
         f"- **Backbone**: `{spec.name}` ({spec.description}); licence: {spec.licence}",
-        f"- **Data**: `{metrics['data']}` — {metrics['train_images']} training / {metrics['val_images']} held-out images",
+        f"- **Data**: `{metrics['data']}` — {metrics['train_images']} training / {metrics['val_images']} held-out "
+        + ("clips" if audio else "images"),
         f"- **Recipe**: {describe(metrics)}; {metrics['image_size']} px; {metrics['precision']}; seed {metrics['seed']}",
         f"- **{'Held-out' if metrics['val_images'] else 'Training (no held-out split)'} accuracy**: "
         f"{metrics['val_accuracy']:.3f}{frozen}" + (" (this split also chose the model: phase 1 or the best "
@@ -316,8 +316,8 @@ def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
         ("- **Input**: a mono waveform, float32 in [-1, 1], {clip_seconds:g} s at {sample_rate} Hz (the first {clip_seconds:g} s "
          "of a clip, zero-padded); its log-mel spectrogram is computed inside the model".format(**metrics) if audio else
          "- **Input**: RGB pixels 0–255, preprocessing inside the model") + "; output: class probabilities (float32)",
-        "- **Limits**: measured only on the held-out split above; accuracy on other cameras, lighting or "
-        "populations is unknown.",
+        "- **Limits**: measured only on the held-out split above; accuracy on other "
+        + ("microphones, rooms, accents or speakers" if audio else "cameras, lighting or populations") + " is unknown.",
     ]
     if report:
         lines += ["", "## Exports (`export/`, each checked against Keras in a fresh process)", "", table(report)]

@@ -179,7 +179,8 @@ def test_tflite_metadata_bad_input_and_a_refused_model(trained, exported, held_f
     plain = (exported[1] / "tflite" / "signs_fp32.tflite").read_bytes()
     with pytest.raises(kerastl.InvalidArgumentError, match="3 labels for a model with 10 output classes"):
         with_metadata(plain, task="classification", name="m", version=1, description="", labels=LABELS[:3])
-    with pytest.raises(kerastl.InvalidArgumentError, match="a text_classification model has no image input"):
+    with pytest.raises(kerastl.InvalidArgumentError,
+                       match="a text_classification model takes neither images nor a waveform"):
         with_metadata(plain, task="text_classification", name="m", version=1, description="", labels=LABELS)
     # Without metadata MediaPipe refuses the file: its own message fails the export, which writes nothing.
     monkeypatch.setattr(importlib.import_module("kerastl.export"), "_metadata", lambda *args: None)

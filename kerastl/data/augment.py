@@ -19,10 +19,15 @@ from kerastl.errors import InvalidArgumentError
 AUGMENTATIONS = ("none", "crop", "crop_flip")
 
 
-def augmenter(policy: str, seed: int = 0) -> keras.Sequential | None:
-    """The preprocessing layers of `policy` (one of AUGMENTATIONS), or None for "none"."""
+def check_augment(policy: str) -> None:
+    """InvalidArgumentError unless `policy` is one of AUGMENTATIONS."""
     if policy not in AUGMENTATIONS:
         raise InvalidArgumentError(f"augment must be one of {AUGMENTATIONS}, got {policy!r}")
+
+
+def augmenter(policy: str, seed: int = 0) -> keras.Sequential | None:
+    """The preprocessing layers of `policy` (one of AUGMENTATIONS), or None for "none"."""
+    check_augment(policy)
     if policy == "none":
         return None
     layers = [keras.layers.RandomZoom((-0.2, 0.0), fill_mode="reflect", seed=seed),

@@ -35,7 +35,7 @@ def fit_distributed(model: keras.Model, dataset: tf.data.Dataset, *, epochs: int
     strategy = model.distribute_strategy
     with strategy.scope():
         model.optimizer.build(model.trainable_variables)
-    steps = steps_per_epoch or math.ceil(sum_over_workers(strategy, _batches(dataset)) / strategy.num_replicas_in_sync)
+    steps = steps_per_epoch or math.ceil(sum_over_workers(strategy, count_batches(dataset)) / strategy.num_replicas_in_sync)
     iterator = iter(strategy.distribute_datasets_from_function(lambda _: dataset.repeat()))
     history = keras.callbacks.History()
     callbacks = keras.callbacks.CallbackList([*(callbacks or []), history], model=model, epochs=epochs, steps=steps)
@@ -70,7 +70,8 @@ def fit_distributed(model: keras.Model, dataset: tf.data.Dataset, *, epochs: int
     return history
 
 
-def _batches(dataset: tf.data.Dataset) -> int:
+def count_batches(dataset: tf.data.Dataset) -> int:
+    """Batches in one pass of `dataset`: its cardinality, else counted by a pass."""
     count = int(dataset.cardinality())
     return count if count >= 0 else int(dataset.reduce(0, lambda n, _: n + 1))  # a stream: one pass (it caches)
 

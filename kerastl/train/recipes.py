@@ -7,14 +7,14 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from kerastl.data.augment import AUGMENTATIONS, augmented
+from kerastl.data.augment import augmented, check_augment
 from kerastl.errors import InvalidArgumentError
 from kerastl.freeze import freeze, unfreeze
 from kerastl.heads import head_of, task_of
 from kerastl.models import compile_task
 from kerastl.progress import EpochLog, logger
 from kerastl.train.callbacks import improves
-from kerastl.train.distributed import fit
+from kerastl.train.distributed import count_batches, fit
 from kerastl.train.feature_cache import fit_head
 from kerastl.train.layerwise import layer_decay_multipliers, with_layerwise_lr
 from kerastl.train.options import RECIPES, SCHEDULES, default
@@ -70,7 +70,7 @@ def fine_tune(
     if schedule not in SCHEDULES:
         raise InvalidArgumentError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if schedule == "cosine" and fine_tune_epochs > 0 and recipe != "feature_extraction":
-        steps_per_epoch = steps_per_epoch or _batches(train)  # counted before augmentation, which costs time
+        steps_per_epoch = steps_per_epoch or count_batches(train)  # counted before augmentation, which costs time
     if augment != "none":
         _check_augmentable(model, augment)
         train = augmented(train, augment)
@@ -118,20 +118,13 @@ def fine_tune(
 def _check_augmentable(model: keras.Model, augment: str) -> None:
     """InvalidArgumentError unless `model` takes images and predicts one target per image (augmenting the
     pixels alone would move them away from a mask's or a box's targets)."""
-    if augment not in AUGMENTATIONS:
-        raise InvalidArgumentError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
+    check_augment(augment)
     task = head_of(model)
     if task.input != "image" or task.pyramid or len(model.inputs[0].shape) != 4:
         raise InvalidArgumentError(
             f"augment={augment!r} transforms images of an image classifier or regressor; this is a "
             f"{task_of(model)} model taking {tuple(model.inputs[0].shape[1:])} inputs: pass "
             "augment='none' (audio clips are already cut at random offsets on every pass)")
-
-
-def _batches(dataset: tf.data.Dataset) -> int:
-    """Batches in one pass of `dataset`: its cardinality, else counted by a pass."""
-    known = int(dataset.cardinality())
-    return known if known >= 0 else int(dataset.reduce(0, lambda count, _: count + 1))
 
 
 def selection(histories: dict[str, dict[str, list[float]]]) -> tuple[str, int, float, str]:

@@ -70,9 +70,21 @@ def precision() -> str:
 
 
 def domain_adaptation() -> str:
-    return _markdown(["method", "weight", "source held-out accuracy", "target (shifted) accuracy"], [
-        [row["method"], row.get("weight", "–"), f"{row['source_accuracy']:.3f}", f"{row['target_accuracy']:.3f}"]
-        for row in _load("domain_adaptation")["rows"]])
+    r = _load("domain_adaptation")
+    chosen = [row["weight"] for row in r["rows"] if row["method"].startswith("dann, λ chosen")]
+    return _markdown(["method", "weight", "source held-out accuracy", "target (shifted) accuracy", "target, per seed"], [
+        [row["method"], ", ".join(map(str, chosen)) if row["method"].startswith("dann, λ chosen")
+         else "–" if row["weight"] is None else row["weight"],
+         f"{row['source_accuracy_mean']:.3f} ± {row['source_accuracy_std']:.3f}",
+         f"**{row['target_accuracy_mean']:.3f}** ± {row['target_accuracy_std']:.3f}",
+         ", ".join(f"{a:.3f}" for a in row["target_per_seed"])] for row in r["summary"]])
+
+
+def recipes() -> str:
+    return _markdown(["backbone", "images / class", "recipe", "held-out accuracy", "per seed", "train s (mean)"], [
+        [row["backbone"], row["shots"], row["recipe"], f"**{row['mean']:.3f}** ± {row['std']:.3f}",
+         ", ".join(f"{a:.3f}" for a in row["per_seed"]), row["train_seconds"] or "–"]
+        for row in _load("recipes")["summary"]])
 
 
 def text() -> str:
@@ -131,7 +143,7 @@ def scale() -> str:
 
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
-          "audio": audio, "scale": scale}
+          "audio": audio, "scale": scale, "recipes": recipes}
 
 if __name__ == "__main__":
     for name, make in TABLES.items():

@@ -59,11 +59,32 @@ def test_dann_beats_source_only_on_rotated_moons():
     assert np.mean(accuracy["dann"]) >= np.mean(accuracy["source_only"]) + 0.05, accuracy
 
 
+def test_adapt_keeps_the_epoch_of_lowest_source_validation_loss():
+    rng = np.random.default_rng(0)
+    (xs, ys), (xv, yv), (xt, _) = _moons(300, rng), _moons(200, rng), _moons(300, rng, degrees=35)
+    source = tf.data.Dataset.from_tensor_slices((xs, ys)).batch(64)
+    validation = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(64)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.Dense(16, activation="relu")(inputs)))
+    history = kerastl.adapt(model, source, tf.data.Dataset.from_tensor_slices(xt).batch(64), method="dann",
+                            epochs=8, learning_rate=0.3, weight=3.0, validation=validation).history
+    losses = history["val_task_loss"]
+    assert len(losses) == 8 and len(history["val_accuracy"]) == 8
+    assert np.argmin(losses) < 7, losses  # else keeping the best epoch and the last are the same thing
+    kept = keras.losses.SparseCategoricalCrossentropy()(yv, model.predict(xv, verbose=0))
+    assert float(kept) == pytest.approx(min(losses), rel=1e-4)
+
+
 def test_adapt_errors():
     model = kerastl.build("mobilenet_v2", num_classes=3, weights=None, input_shape=(32, 32, 3))
     images = tf.data.Dataset.from_tensor_slices((np.zeros((4, 32, 32, 3), "float32"), np.zeros(4))).batch(2)
     with pytest.raises(kerastl.InvalidArgumentError, match="method must be one of"):
         kerastl.adapt(model, images, images, method="mmd")
+    with pytest.raises(kerastl.InvalidArgumentError, match="validation must be a non-empty batched dataset"):
+        kerastl.adapt(model, images, images, validation=images.map(lambda x, y: x))
+    with pytest.raises(kerastl.InvalidArgumentError, match="validation must be a non-empty batched dataset"):
+        kerastl.adapt(model, images, images, validation=images.take(0))
     with pytest.raises(kerastl.InvalidArgumentError, match="unfreeze some blocks first"):
         kerastl.freeze(model)
         model.get_layer("predictions").trainable = False

@@ -101,7 +101,7 @@ def adapt(
     With it, each epoch logs `val_task_loss` and `val_accuracy`, and the model ends with the weights of
     the adapted epoch of lowest `val_task_loss` (the starting weights are not a candidate): chosen
     without any target label. Compare weights (λ) the same way, by `min(history.history["val_task_loss"])`;
-    the source risk cannot see the target, so it guards the source task and leans toward weaker alignment.
+    the source risk cannot see the target: it guards the source task, not the adaptation.
     """
     if method not in METHODS:
         raise InvalidArgumentError(f"method must be one of {METHODS}, got {method!r}")

@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
     rows = [row for seed in args.seeds for row in one_seed(args.size, args.epochs, seed)]
+
     def group_of(row):  # the chosen DANN's weight differs between seeds
         return row["method"], None if row["method"].startswith("dann, λ chosen") else row.get("weight")
 

@@ -95,13 +95,15 @@ def _fsdd_subset(folder, per_digit: int, held_out_per_digit: int):
 @pytest.fixture(scope="module")
 def audio_run(tmp_path_factory):
     """`kerastl train` on 500 real spoken digits of five speakers (64 px log-mel images), held-out speaker
-    HELD_OUT (100 clips), with every export verified (MediaPipe's AudioClassifier on the held-out files)."""
+    HELD_OUT (100 clips), with every export verified (TFLite fp32 and int8 also in MediaPipe's AudioClassifier
+    on the held-out files)."""
     root = tmp_path_factory.mktemp("audio")
     data = _fsdd_subset(root / "digits", per_digit=10, held_out_per_digit=10)
     out = root / "run"
     assert cli.main(["train", "--data", str(data), "--out", str(out), "--label-pattern", "fsdd", "--sample-rate", "8000",
                      "--held-out-speakers", HELD_OUT, "--image-size", "64", "--head-epochs", "40",
-                     "--fine-tune-epochs", "1", "--unfreeze-blocks", "1", "--name", "digits"]) == 0
+                     "--fine-tune-epochs", "1", "--unfreeze-blocks", "1", "--name", "digits",
+                     "--quantize", "fp32", "int8"]) == 0  # fp16's path is test_export's
     return data, out
 
 
@@ -144,15 +146,15 @@ def test_audio_exports_are_verified_and_run_in_mediapipe(audio_run):
     version = out / "export" / "digits" / "1"
     report = json.loads((version / "export_report.json").read_text())
     rows = report["artefacts"]
-    assert set(rows) == {"saved_model", "onnx", *(f"tflite_{m}" for m in ("fp32", "fp16", "int8"))}
+    assert set(rows) == {"saved_model", "onnx", "tflite_fp32", "tflite_int8"}
     for artefact in ("saved_model", "onnx", "tflite_fp32"):
         assert rows[artefact]["max_abs_diff"] <= 1e-4, (artefact, rows[artefact])
     assert rows["saved_model"]["signatures_max_abs_diff"]["serving_wav"] <= 1e-4
-    for mode in ("fp32", "fp16", "int8"):  # the held-out WAV files through MediaPipe's AudioClassifier
+    for mode in ("fp32", "int8"):  # the held-out WAV files through MediaPipe's AudioClassifier
         e2e = rows[f"tflite_{mode}"]["mediapipe"]
         assert e2e["files"] == 100 and e2e["p50_ms"] > 0, (mode, e2e)
-        # fp32 and fp16 agree on every clip; int8 on 0.75 of this weak 64 px model's clips (small margins)
-        assert e2e["agreement"] >= (0.95 if mode != "int8" else 0.6), (mode, e2e)
+        # fp32 agrees on every clip; int8 on 0.83 of this weak 64 px model's clips (small margins)
+        assert e2e["agreement"] >= (0.95 if mode == "fp32" else 0.6), (mode, e2e)
     from ai_edge_litert.interpreter import Interpreter
 
     int8 = Interpreter(model_path=str(version / "tflite" / "digits_int8.tflite"))

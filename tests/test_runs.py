@@ -20,7 +20,7 @@ class Interrupt(keras.callbacks.Callback):
 
 def fresh_model():
     keras.utils.set_random_seed(0)
-    return kerastl.build("efficientnet_lite0", num_classes=3, input_shape=(32, 32, 3), freeze=False, dropout=0)
+    return kerastl.build("efficientnet_lite0", num_classes=3, input_shape=(32, 32, 3), dropout=0)
 
 
 def fit(model, directory, extra=()):

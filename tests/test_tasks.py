@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import kerastl
-from kerastl.train import fit_head
+from kerastl.train import fit_head, split_at_features
 from kerastl.zoo.pyramid import pyramid_layers
 from tests.conftest import SIGN_DIGITS, load_images, requires_shared, sign_digit_files
 
@@ -61,11 +61,11 @@ def test_task_errors():
 
 @pytest.fixture(scope="module")
 def shapes_segmenter():
-    """Lite0 + U-Net decoder trained (frozen backbone, cached pyramid) on 200 generated 64 px images."""
+    """Lite0 + U-Net decoder trained (frozen backbone, cached pyramid) on 100 generated 64 px images."""
     keras.utils.set_random_seed(0)
-    data = kerastl.data.shapes(200, 64, seed=0)
+    data = kerastl.data.shapes(100, 64, seed=0)
     model = kerastl.build("efficientnet_lite0", num_classes=4, task="segmentation", input_shape=(64, 64, 3))
-    fit_head(model, tf.data.Dataset.from_tensor_slices((data.images, data.masks)).batch(32), epochs=25,
+    fit_head(model, tf.data.Dataset.from_tensor_slices((data.images, data.masks)).batch(32), epochs=15,
              learning_rate=3e-3)
     return model
 
@@ -75,7 +75,7 @@ def test_segmentation_learns_generated_shapes(shapes_segmenter):
     held_out = kerastl.data.shapes(100, 64, seed=1)
     iou = keras.metrics.MeanIoU(4, sparse_y_pred=False)
     iou.update_state(held_out.masks, shapes_segmenter.predict(held_out.images, verbose=0))
-    assert float(iou.result()) >= 0.8  # measured 0.97 with 400 images / 30 epochs
+    assert float(iou.result()) >= 0.8  # measured 0.86 (100 images, 15 epochs; 0.97 with 400 images, 30 epochs)
 
 
 @pytest.mark.e2e
@@ -115,9 +115,11 @@ def test_embedding_head_improves_nearest_neighbour_retrieval(tmp_path):
     (x, y), (xh, yh) = load_images(train, 112), load_images(held_out, 112)
     keras.utils.set_random_seed(0)
     model = kerastl.build("efficientnet_lite0", 64, task="embedding", input_shape=(112, 112, 3))
+    extractor, head = split_at_features(model)  # the frozen backbone's features, computed once
+    features, held_features = extractor.predict(x, verbose=0), extractor.predict(xh, verbose=0)
 
     def nearest_neighbour_accuracy():
-        gallery, queries = model.predict(x, verbose=0), model.predict(xh, verbose=0)
+        gallery, queries = head.predict(features, verbose=0), head.predict(held_features, verbose=0)
         return float((y[(queries @ gallery.T).argmax(1)] == yh).mean())
 
     before = nearest_neighbour_accuracy()
@@ -125,6 +127,7 @@ def test_embedding_head_improves_nearest_neighbour_retrieval(tmp_path):
     after = nearest_neighbour_accuracy()
     assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
     assert after >= 0.75 and after >= before + 0.05  # measured 0.66 -> 0.81
+    np.testing.assert_allclose(model.predict(xh[:8], verbose=0), head.predict(held_features[:8], verbose=0), atol=1e-5)
     report = kerastl.export(model, tmp_path, ("saved_model",), verify_data=xh[:32])
     assert report["artefacts"]["saved_model"]["passed"] and report["artefacts"]["saved_model"]["top1_agreement"] is None
     served = tf.saved_model.load(str(tmp_path / "model" / "1")).signatures["serving_default"](image=tf.constant(xh[:2]))

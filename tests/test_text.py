@@ -38,12 +38,16 @@ def test_frozen_minilm_features_classify_real_sentiment():
     texts, labels = np.array(texts), labels
     keras.utils.set_random_seed(0)
     model = kerastl.build("minilm", num_classes=2, task="text_classification")
+    model.preprocessor.sequence_length = 64  # these sentences have at most 44 tokens; the mean pool skips padding
     extractor, head = split_at_features(model)
     features = extractor.predict(model.preprocessor(texts[:600]), batch_size=64, verbose=0)
     head.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     head.fit(features[:400], labels[:400], epochs=100, batch_size=32, verbose=0)
-    accuracy = float((model.predict(texts[400:600], verbose=0).argmax(1) == labels[400:600]).mean())
-    assert accuracy >= 0.75, accuracy  # 400 training sentences; bench/text.py measures the full split
+    accuracy = float((head.predict(features[400:600], verbose=0).argmax(1) == labels[400:600]).mean())
+    assert accuracy >= 0.75, accuracy  # measured 0.86 on 400 training sentences; bench/text.py: the full split
+    # the head trained on cached features is the model's own: the whole model gives its probabilities
+    np.testing.assert_allclose(model.predict(texts[400:432], verbose=0), head.predict(features[400:432], verbose=0),
+                               atol=1e-5)
 
 
 def test_text_errors():

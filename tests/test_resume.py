@@ -1,4 +1,5 @@
-"""Interrupted runs: a real `kerastl train` killed (SIGKILL) at three points, then the same command again."""
+"""Interrupted runs: a real `kerastl train` killed (SIGKILL) at three points in turn, each time rerun with the same
+command."""
 import csv
 import json
 import re
@@ -18,10 +19,10 @@ RUN_FILES = ["MODEL_CARD.md", "best.keras", "confusion.png", "curves.png", "hist
              "metrics.json", "model.keras"]
 
 
-def _command(data, out, export: bool) -> list[str]:
+def _command(data, out) -> list[str]:
     return [sys.executable, "-m", "kerastl", "train", "--data", str(data), "--out", str(out), "--image-size", "32",
             "--head-epochs", "3", "--fine-tune-epochs", "3", "--unfreeze-blocks", "1",
-            *(["--formats", "saved_model", "tflite", "--quantize", "int8"] if export else ["--no-export"])]
+            "--formats", "saved_model", "tflite", "--quantize", "int8"]
 
 
 def _kill_when_printed(command: list[str], trigger: str) -> str:
@@ -44,33 +45,31 @@ def _kill_when_printed(command: list[str], trigger: str) -> str:
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("trigger, export, resumes", [
-    ("head epoch 1/3", False, "resuming the interrupted run"),  # during phase 1
-    ("saving best.keras", False, "resuming the interrupted run"),  # as a fine-tune checkpoint is written
-    ("export: ", True, "training finished before the interruption"),  # during the export
-], ids=["phase_1", "checkpoint_write", "export"])
-def test_a_killed_run_rerun_ends_complete_with_every_epoch_and_no_leftovers(tmp_path, trigger, export, resumes):
+def test_a_run_killed_three_times_then_rerun_ends_complete_with_every_epoch_and_no_leftovers(tmp_path):
+    """One run killed in phase 1, again (resumed) as a fine-tune checkpoint is written, again (resumed) during
+    its export; each time the same command again."""
     data = photo_folder(tmp_path / "photos", per_class=6)
     out = tmp_path / "run"
-    command = _command(data, out, export)
-    _kill_when_printed(command, trigger)
-    assert not out.exists() and (tmp_path / "run.work").is_dir()
-    if export:
-        assert [p for p in tmp_path.iterdir() if p.name.startswith(".run.partial-")]  # the killed export's
+    command = _command(data, out)
+    for kills, trigger in enumerate(("head epoch 1/3", "saving best.keras", "export: ")):
+        printed = _kill_when_printed(command, trigger)
+        assert ("resuming the interrupted run" in printed) == (kills > 0), printed[-2000:]
+        assert not out.exists() and (tmp_path / "run.work").is_dir()
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".run.partial-")]  # the killed export's
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert resumes in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES + (["export"] if export else []))
+    assert "training finished before the interruption" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES + ["export"])
     for name in ("model.keras", "best.keras"):
         assert keras.models.load_model(out / name).output.shape[-1] == 3
     with open(out / "history.csv") as f:
         rows = [(row["phase"], int(row["epoch"])) for row in csv.DictReader(f)]
     assert rows == [("head", 1), ("head", 2), ("head", 3), ("fine_tune", 1), ("fine_tune", 2), ("fine_tune", 3)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photos", "run"]  # no <out>.work, no partial directory
-    if export:  # the command is quiet: progress lines with times, none of TensorFlow's or the converters' logs
-        printed = done.stdout + done.stderr
-        assert not [noise for noise in NOISE if noise in printed], printed
-        assert json.loads((out / "export" / "model" / "1" / "export_report.json").read_text())["artefacts"].keys() == {
-            "saved_model", "tflite_int8"}
-        for line in ("export: TFLite int8: done in", "tflite_int8: top1_agreement", "verifying 2 artefact(s)"):
-            assert re.search(rf"^\[ *\d+\.\d s\] .*{re.escape(line)}", done.stdout, re.M), (line, done.stdout)
+    # the command is quiet: progress lines with times, none of TensorFlow's or the converters' logs
+    printed = done.stdout + done.stderr
+    assert not [noise for noise in NOISE if noise in printed], printed
+    assert json.loads((out / "export" / "model" / "1" / "export_report.json").read_text())["artefacts"].keys() == {
+        "saved_model", "tflite_int8"}
+    for line in ("export: TFLite int8: done in", "tflite_int8: top1_agreement", "verifying 2 artefact(s)"):
+        assert re.search(rf"^\[ *\d+\.\d s\] .*{re.escape(line)}", done.stdout, re.M), (line, done.stdout)

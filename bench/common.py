@@ -15,11 +15,19 @@ RESULTS = ROOT / "zoo" / "results"
 HELD_OUT = 500
 
 
+def cpu() -> str:
+    """The CPU model and its vector extensions that decide int8 speed (AVX2, AVX-512, VNNI), from /proc/cpuinfo."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    return f"{model} ({' '.join(f for f in ('avx2', 'avx512f', 'avx512_vnni', 'avx_vnni') if f in flags) or 'no AVX2'})"
+
+
 def write_result(name: str, payload: dict, command: str) -> Path:
     """Write zoo/results/<name>.json with the command and machine that produced it."""
     import tensorflow as tf
 
-    payload = {**payload, "command": command, "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+    payload = {**payload, "command": command, "machine": f"{platform.machine()}, {os.cpu_count()} cpus, {cpu()}",
                "tensorflow": tf.__version__, "date": time.strftime("%Y-%m-%d")}
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -26,11 +26,13 @@ _QUANTISED_OUTPUTS = (keras.layers.Activation, keras.layers.ReLU, keras.layers.A
 
 
 class FakeQuant(keras.layers.Layer):
-    """8-bit fake quantisation of a tensor over a [min, max] range first set by `calibrate` passes."""
+    """8-bit fake quantisation of a tensor over a [min, max] range first set by `calibrate` passes;
+    `enabled = False` passes the tensor through (eager calls only)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.calibrating = False
+        self.enabled = True
         self.low = self.add_weight(shape=(), initializer="zeros", trainable=False, name="min")
         self.high = self.add_weight(shape=(), initializer="zeros", trainable=False, name="max")
 
@@ -38,6 +40,8 @@ class FakeQuant(keras.layers.Layer):
         if self.calibrating:  # eager passes only: the running min/max, as TFLite's calibration takes it
             self.low.assign(tf.minimum(self.low, tf.reduce_min(x)))
             self.high.assign(tf.maximum(self.high, tf.reduce_max(x)))
+            return x
+        if not self.enabled:
             return x
         return tf.quantization.fake_quant_with_min_max_vars(x, self.low, self.high, num_bits=8)
 
@@ -85,6 +89,18 @@ def with_fake_quant(model: keras.Model) -> tuple[keras.Model, list[FakeQuant]]:
     return clone, inserted
 
 
+def calibrated_fake_quant(model: keras.Model, representative: np.ndarray) -> tuple[keras.Model, list[FakeQuant]]:
+    """`with_fake_quant(model)` with every range set from `representative` images, as TFLite calibrates."""
+    simulated, fake_quants = with_fake_quant(model)
+    for fq in fake_quants:
+        fq.calibrating = True
+    for start in range(0, len(representative), 32):
+        simulated(representative[start:start + 32], training=False)
+    for fq in fake_quants:
+        fq.calibrating = False
+    return simulated, fake_quants
+
+
 def quantization_aware_finetune(model: keras.Model, train: tf.data.Dataset, representative: np.ndarray, *,
                                 epochs: int = 1, learning_rate: float = 1e-5) -> dict[str, list[float]]:
     """Fine-tune `model` in place under int8 noise; it ends with every kernel on the int8 grid.
@@ -94,13 +110,7 @@ def quantization_aware_finetune(model: keras.Model, train: tf.data.Dataset, repr
     Returns {"loss": [...], "accuracy": [...]} per epoch.
     """
     unfreeze(model)
-    qat, fake_quants = with_fake_quant(model)
-    for fq in fake_quants:
-        fq.calibrating = True
-    for start in range(0, len(representative), 32):
-        qat(representative[start:start + 32], training=False)
-    for fq in fake_quants:
-        fq.calibrating = False
+    qat, _ = calibrated_fake_quant(model, representative)
     quantised = kernels(model)
     masters = [tf.Variable(kernel) for kernel, _ in quantised]
     trainable = [v for v in model.trainable_variables if not any(v is k for k, _ in quantised)]

@@ -103,19 +103,34 @@ def mobile() -> str:
                           mode, f"{row['size_mb']:.2f} ({row['size_vs_fp32']:.0%})", f"{row['p50_ms_b1']:.2f}",
                           f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.1e}", end_to_end,
                           "yes" if row["passed"] else "**no**"])
-        side = result["side_by_side"]
-        table.append(["", "", "int16x8 (not shipped)", f"– ({side['int16x8']['size_vs_fp32']:.0%})",
-                      f"{side['p50_ms_b1']['int16x8']:.1f}", f"{side['int16x8']['top1_agreement']:.3f}", "–", "–", "–"])
     return _markdown(["model", "Keras held-out accuracy", "TFLite variant", "size MB (vs fp32)", "LiteRT p50 batch 1 (ms)",
                       "top-1 agreement with Keras", "max abs diff (probabilities)", "MediaPipe end to end: agreement / accuracy / p50 ms", "threshold met"],
                      table)
 
 
 def mobile_speed() -> str:
-    return _markdown(["model", "fp32 p50 b1 (ms)", "int8 p50 b1 (ms)", "int8 speed-up", "int16x8 p50 b1 (ms)"], [
-        [model, r["side_by_side"]["p50_ms_b1"]["fp32"], r["side_by_side"]["p50_ms_b1"]["int8"],
-         f"{r['side_by_side']['speedup_vs_fp32']['int8']}×", r["side_by_side"]["p50_ms_b1"]["int16x8"]]
-        for model, r in _load("mobile")["models"].items()])
+    names = {"int8": "int8 (shipped: normalisation and stem stage in float)", "fp32": "fp32",
+             "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)"}
+    table = []
+    for model, result in _load("mobile")["models"].items():
+        side = result["side_by_side"]
+        for i, (variant, score) in enumerate(side["scores"].items()):
+            table.append([model if i == 0 else "", names[variant], f"{score['size_vs_fp32']:.1%}",
+                          f"{side['p50_ms_b1'][variant]:.2f}", f"{side['speedup_vs_fp32'][variant]}×",
+                          f"{score['top1_agreement']:.3f}", f"{score['max_abs_diff']:.3f}"])
+    return _markdown(["model", "variant (converted side by side)", "size vs fp32", "p50 batch 1 (ms)", "speed-up vs fp32",
+                      "top-1 agreement with Keras", "max abs diff (probabilities)"], table)
+
+
+def int8_noise(top: int = 8) -> str:
+    r = _load("int8_noise")
+    rows = sorted(r["tensors"], key=lambda row: -row["share"])[:top]
+    return _markdown(["int8 tensor (alone rounded)", "range", "logit MSE", "share of the sum", "top-1 agreement"], [
+        *([f"`{row['tensor']}`", f"[{row['range'][0]}, {row['range'][1]}]", f"{row['logit_mse']:.4f}",
+           f"{row['share']:.1%}", f"{row['top1_agreement']:.3f}"] for row in rows),
+        [f"sum over all {len(r['tensors'])} tensors", "", f"{r['sum_of_single_tensors']:.4f}", "100%", ""],
+        ["every tensor rounded at once", "", f"{r['all_tensors']['logit_mse']:.4f}", "",
+         f"{r['all_tensors']['top1_agreement']:.3f}"]])
 
 
 def audio() -> str:
@@ -143,6 +158,7 @@ def scale() -> str:
 
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
+          "int8_noise": int8_noise,
           "audio": audio, "scale": scale, "recipes": recipes}
 
 if __name__ == "__main__":

@@ -143,6 +143,12 @@ def test_tflite_and_onnx_interfaces(exported):
 
     int8 = Interpreter(model_path=str(exported[1] / "tflite" / "signs_int8.tflite"))
     assert int8.get_input_details()[0]["dtype"] == np.uint8  # int8 takes uint8 pixels
+    tensors = {t["index"]: t for t in int8.get_tensor_details()}
+    convolutions = [(tensors[op["inputs"][0]]["dtype"], tensors[op["outputs"][0]]["shape"][1])
+                    for op in int8._get_ops_details() if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    # the stem stage (Lite0's first 4 convolutions, at 32 x 32 from 64 px) in float, int8 from the next one
+    assert convolutions[:5] == [(np.float32, 32)] * 4 + [(np.int8, 16)]
+    assert {dtype for dtype, _ in convolutions[5:]} == {np.int8}
     fp32 = Interpreter(model_path=str(exported[1] / "tflite" / "signs_fp32.tflite"))
     assert list(fp32.get_input_details()[0]["shape_signature"]) == [-1, 64, 64, 3]
     path = str(exported[1] / "onnx" / "signs.onnx")

@@ -6,10 +6,12 @@ those images (`kerastl.export.rounding`), not to the nearest grid point: dynamic
 grid, fp16 to float16 with BatchNorms folded first. fp32 converts the model as it is.
 
 int8 of an image model takes uint8 pixels (what mobile runtimes feed; exact, since pixels are whole
-numbers), int8 of an audio model float32 samples; both return float32. Its first ops, the model's own
-input normalisation (the ops before the first convolution, e.g. (x - 127) / 128, or an audio model's
-whole log-mel frontend), stay in float: quantised, they round every pixel twice, which alone flipped
-3 % of the demo model's held-out predictions; in float they cost no measurable time."""
+numbers), int8 of an audio model float32 samples; both return float32. Its first ops stay in float
+(`float_ops`): the model's own input normalisation (e.g. (x - 127) / 128, or an audio model's whole
+log-mel frontend; quantised, it rounds every pixel twice) and the stem stage, every op at the first
+convolution's output resolution. 8-bit noise added there passes through every later layer: on the demo
+model the stem's output alone carried the largest share of the int8 noise in the logits
+(`bench/int8_noise.py`). int8 starts at the first downsampling after the stem."""
 from __future__ import annotations
 
 import tempfile
@@ -48,28 +50,36 @@ INT8_INPUT = {"image": tf.uint8, "waveform": tf.float32}  # what int8 files take
 
 
 def convert_int8(saved_model: str, representative: np.ndarray, input_type: tf.DType = tf.uint8) -> bytes:
-    """Full-integer int8 (`input_type` in, float32 out) with the input normalisation left in float."""
+    """Full-integer int8 (`input_type` in, float32 out) with `float_ops` left in float."""
     calibrated = converter(saved_model, "int8", representative).convert()
     return convert.mlir_quantize(calibrated, input_data_type=input_type, output_data_type=tf.float32,
-                                 denylisted_nodes=input_normalisation(calibrated))
+                                 denylisted_nodes=float_ops(calibrated))
 
 
-def input_normalisation(flatbuffer: bytes) -> list[str]:
-    """Names of the ops of a TFLite model that run before its first convolution (the backbone's): an image
-    model's input normalisation, an audio model's log-mel frontend (whose mel projection is a dense op)."""
+def float_ops(flatbuffer: bytes, stem: bool = True) -> list[str]:
+    """Names of the ops of a TFLite model that run before its first downsampling convolution after the
+    first convolution: the input normalisation (everything before the first convolution) and the stem
+    stage (the ops at the first convolution's output resolution). `stem=False`, or a model without such
+    a downsampling: only the ops before its first convolution."""
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     graph = model.Subgraphs(0)
-    names = []
+    names, first, stem_height = [], None, None
     for i in range(graph.OperatorsLength()):
         op = graph.Operators(i)
         code = model.OperatorCodes(op.OpcodeIndex())
-        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) in _LINEAR_OPS:
-            break
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) in _CONVOLUTIONS:
+            height = graph.Tensors(op.Outputs(0)).ShapeAsNumpy()[1]
+            if stem_height is None:
+                first, stem_height = len(names), height
+                if not stem:
+                    return names
+            elif height < stem_height:
+                return names
         names.append(graph.Tensors(op.Outputs(0)).Name().decode())
-    return names
+    return names[:first]
 
 
-_LINEAR_OPS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D}
+_CONVOLUTIONS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D}
 
 
 def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[str, ...],

@@ -8,10 +8,10 @@ grid, fp16 to float16 with BatchNorms folded first. fp32 converts the model as i
 int8 of an image model takes uint8 pixels (what mobile runtimes feed; exact, since pixels are whole
 numbers), int8 of an audio model float32 samples; both return float32. Its first ops stay in float
 (`float_ops`): the model's own input normalisation (e.g. (x - 127) / 128, or an audio model's whole
-log-mel frontend; quantised, it rounds every pixel twice) and the stem stage, every op at the first
-convolution's output resolution. 8-bit noise added there passes through every later layer: on the demo
-model the stem's output alone carried the largest share of the int8 noise in the logits
-(`bench/int8_noise.py`). int8 starts at the first downsampling after the stem."""
+log-mel frontend; quantised, it rounds every pixel twice) and the stem stage, the ops up to the first
+convolution that downsamples the first convolution's output. 8-bit noise added there passes through
+every later layer: on the demo model the stem's output alone carried the largest share of the int8
+noise in the logits (`bench/int8_noise.py`)."""
 from __future__ import annotations
 
 import tempfile
@@ -57,10 +57,10 @@ def convert_int8(saved_model: str, representative: np.ndarray, input_type: tf.DT
 
 
 def float_ops(flatbuffer: bytes, stem: bool = True) -> list[str]:
-    """Names of the ops of a TFLite model that run before its first downsampling convolution after the
-    first convolution: the input normalisation (everything before the first convolution) and the stem
-    stage (the ops at the first convolution's output resolution). `stem=False`, or a model without such
-    a downsampling: only the ops before its first convolution."""
+    """Names of the ops of a TFLite model that run before its first convolution whose output is smaller
+    than the first convolution's: the input normalisation (everything before the first convolution) and
+    the stem stage. Convolutions with a 1 x 1 output (squeeze-and-excitation's) do not end the stage.
+    `stem=False`, or a model without such a convolution: only the ops before its first convolution."""
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     graph = model.Subgraphs(0)
     names, first, stem_height = [], None, None
@@ -73,7 +73,7 @@ def float_ops(flatbuffer: bytes, stem: bool = True) -> list[str]:
                 first, stem_height = len(names), height
                 if not stem:
                     return names
-            elif height < stem_height:
+            elif 1 < height < stem_height:
                 return names
         names.append(graph.Tensors(op.Outputs(0)).Name().decode())
     return names[:first]

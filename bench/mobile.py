@@ -28,7 +28,6 @@ from domain_adaptation import shift  # noqa: E402
 from quantization import converter  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
-from tensorflow.lite.python import convert  # noqa: E402
 
 from kerastl import demo  # noqa: E402
 from kerastl.data import few_shot_split, image_folder, load_images  # noqa: E402
@@ -70,9 +69,7 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
         calibrated = tflite.converter(f"{scratch}/graph", "int8", calibration).convert()
         for variant, stem in (("int8", True), ("int8, normalisation only", False)):
             files[variant] = Path(scratch) / f"{stem}.tflite"
-            files[variant].write_bytes(convert.mlir_quantize(
-                calibrated, input_data_type=tf.uint8, output_data_type=tf.float32,
-                denylisted_nodes=tflite.float_ops(calibrated, stem=stem)))
+            files[variant].write_bytes(tflite.quantize_int8(calibrated, stem=stem))
         files["int16x8"] = Path(scratch) / "int16x8.tflite"
         files["int16x8"].write_bytes(converter(f"{scratch}/graph", "int16x8", calibration).convert())
         runs = {m: runners.tflite(path) for m, path in files.items()}

@@ -51,9 +51,14 @@ INT8_INPUT = {"image": tf.uint8, "waveform": tf.float32}  # what int8 files take
 
 def convert_int8(saved_model: str, representative: np.ndarray, input_type: tf.DType = tf.uint8) -> bytes:
     """Full-integer int8 (`input_type` in, float32 out) with `float_ops` left in float."""
-    calibrated = converter(saved_model, "int8", representative).convert()
+    return quantize_int8(converter(saved_model, "int8", representative).convert(), input_type)
+
+
+def quantize_int8(calibrated: bytes, input_type: tf.DType = tf.uint8, stem: bool = True) -> bytes:
+    """The int8 flatbuffer of a calibrated one (`converter(..., "int8", ...)`), `float_ops(calibrated, stem)`
+    left in float."""
     return convert.mlir_quantize(calibrated, input_data_type=input_type, output_data_type=tf.float32,
-                                 denylisted_nodes=float_ops(calibrated))
+                                 denylisted_nodes=float_ops(calibrated, stem))
 
 
 def float_ops(flatbuffer: bytes, stem: bool = True) -> list[str]:

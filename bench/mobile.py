@@ -5,7 +5,8 @@ with Keras (tensor level) and with `kerastl predict` end to end in MediaPipe Tas
 
 Each model is a whole `kerastl.train_run` with the default recipe (what `kerastl train` does), whose
 export verifies every variant in a fresh process on the held-out photos and runs the TFLite files
-through MediaPipe's ImageClassifier on the held-out photo *files*:
+through MediaPipe's ImageClassifier on the held-out photo *files* (decoded by libjpeg-turbo, as phones
+do; fp32 also by MediaPipe's Python file reader):
 - demo: the bundled 500 + 200 sign digits (what `make demo` trains);
 - sign digits, all 2062 photos, 20 % held out;
 - shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
@@ -97,6 +98,7 @@ def model_rows(data: Path, out: Path, name: str) -> dict:
                       "max_abs_diff": row["max_abs_diff"], "threshold": row["threshold"],
                       "mediapipe_agreement": mediapipe.get("agreement"), "mediapipe_accuracy": mediapipe.get("accuracy"),
                       "mediapipe_p50_ms": mediapipe.get("p50_ms"), "refused": mediapipe.get("refused"),
+                      "mediapipe_file_reader_agreement": mediapipe.get("file_reader_agreement"),
                       "passed": row["passed"]}
     return {"train_images": metrics["train_images"], "held_out": metrics["val_images"],
             "keras_accuracy": metrics["val_accuracy"], "rows": rows, "side_by_side": side_by_side(out, name, data)}

@@ -22,7 +22,7 @@ LABELS = [f"digit_{i}" for i in range(10)]
 # The 64 px test model has small margins; quantised thresholds are relaxed here (the real bounds are
 # checked by bench/export.py and the demo on the full-size model).
 RELAXED = {"tflite_fp16": ("max_abs_diff", 0.05), "tflite_dynamic": ("top1_agreement", 0.8),
-           "tflite_int8": ("top1_agreement", 0.8), "mediapipe_fp32": ("top1_agreement", 0.9)}
+           "tflite_int8": ("top1_agreement", 0.8)}
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,11 @@ def test_tflite_files_run_end_to_end_in_mediapipe(exported, held_files):
     for mode in ("fp32", "fp16", "dynamic", "int8"):
         e2e = rows[f"tflite_{mode}"]["mediapipe"]
         assert e2e["files"] == 48 and e2e["p50_ms"] > 0 and 0.5 < e2e["kerastl_accuracy"] <= 1
-        assert e2e["agreement"] >= (0.9 if mode == "fp32" else 0.8), (mode, e2e)  # 0.99 on the 224 px demo
+        # fp32: MediaPipe gets the pixels kerastl predict does, so every file agrees (the export's bound, 0.99)
+        assert e2e["agreement"] >= (0.99 if mode == "fp32" else 0.8), (mode, e2e)
+    # MediaPipe's own Python file reader (stb_image) decodes JPEG differently: reported for fp32 only
+    assert 0.5 < rows["tflite_fp32"]["mediapipe"]["file_reader_agreement"] <= 1
+    assert "file_reader_agreement" not in rows["tflite_int8"]["mediapipe"]
     file, label = held_files[0]
     options = vision.ImageClassifierOptions(
         base_options=BaseOptions(model_asset_path=str(exported[1] / "tflite" / "signs_int8.tflite")), max_results=3)
@@ -177,6 +181,39 @@ def test_tflite_files_run_end_to_end_in_mediapipe(exported, held_files):
         top = classifier.classify(mp.Image.create_from_file(str(file))).classifications[0].categories
     assert [c.category_name for c in top] == [LABELS[c.index] for c in top] and len(top) == 3
     assert top[0].score > top[1].score >= top[2].score
+
+
+@pytest.mark.parametrize("size", [(37, 53), (131, 117)])  # down and up from 100 x 100 photos
+def test_mediapipe_feeds_a_model_the_pixels_kerastl_trains_on(held_files, tmp_path, size):
+    """File -> tensor is bit-identical in kerastl (`pixels.load`) and MediaPipe's ImageClassifier fed the photo
+    as libjpeg-turbo (Pillow) decodes it: read back through a model whose class scores are its input pixels."""
+    import mediapipe as mp
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+    from PIL import Image
+
+    from kerastl.data import pixels
+    from kerastl.export.metadata import with_metadata
+
+    image = keras.Input((*size, 3))
+    identity = keras.Model(image, keras.layers.Flatten()(image))
+    count = int(np.prod(identity.output.shape[1:]))
+    path = tmp_path / "identity.tflite"
+    path.write_bytes(with_metadata(tf.lite.TFLiteConverter.from_keras_model(identity).convert(), task="classification",
+                                   name="identity", version=1, description="", labels=[str(i) for i in range(count)]))
+    options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=-1,
+                                            score_threshold=-1.0)
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        for file, _ in held_files[:3]:
+            with Image.open(file) as opened:
+                decoded = np.asarray(opened.convert("RGB"))
+            encoded = tf.io.read_file(str(file))
+            np.testing.assert_array_equal(pixels.decode(encoded).numpy(), decoded)  # libjpeg-turbo's default IDCT
+            categories = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=decoded)
+                                             ).classifications[0].categories
+            fed = np.zeros(count, np.float32)
+            fed[[c.index for c in categories]] = [c.score for c in categories]
+            np.testing.assert_array_equal(fed.reshape(*size, 3), pixels.load(encoded, size).numpy())
 
 
 def test_tflite_metadata_bad_input_and_a_refused_model(trained, exported, held_files, tmp_path, monkeypatch):

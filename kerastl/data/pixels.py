@@ -5,9 +5,10 @@ a model sees at training time the pixels it will see in MediaPipe Tasks on a pho
 
 - decode: JPEG with libjpeg's accurate integer IDCT (`INTEGER_ACCURATE`; TensorFlow's default is the
   fast one, 1.4 levels off on average); PNG, GIF and BMP with `tf.io.decode_image`; always 3 channels.
-- resize: bilinear with source coordinate x_src = x_dst · W / w (no half-pixel offset), edge pixels
-  repeated, each value rounded to a whole uint8 level: what MediaPipe's ImageToTensor computes with
-  OpenCV (warpPerspective, INTER_LINEAR) before it hands the tensor to the model.
+- resize: bilinear at source coordinate x_src = x_dst · W / w (no half-pixel offset), edge pixels
+  repeated, in OpenCV's fixed point: x_src rounded to 1/32 pixel, integer weights, the sum rounded to a
+  whole uint8 level. That is what MediaPipe's ImageToTensor computes (warpPerspective, INTER_LINEAR)
+  before it hands the tensor to the model; `tests/test_export.py` checks the two are bit-identical.
 
 Pixels come out float32 in [0, 255] (whole numbers): models normalise them themselves.
 """
@@ -28,9 +29,23 @@ def decode(encoded: tf.Tensor) -> tf.Tensor:
 
 def resize(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
     """float32 (*size, 3) of whole-number pixels from `image` (height, width, 3), as MediaPipe resizes."""
-    scaled = tf.raw_ops.ResizeBilinear(images=tf.cast(image, tf.float32)[None], size=list(size),
-                                       align_corners=False, half_pixel_centers=False)[0]
-    return tf.clip_by_value(tf.round(scaled), 0.0, 255.0)
+    shape = tf.shape(image)
+    y0, y1, wy0, wy1 = _taps(shape[0], size[0])
+    x0, x1, wx0, wx1 = _taps(shape[1], size[1])
+    pixels = tf.cast(image, tf.float32)
+    rows = tf.gather(pixels, y0) * wy0[:, None, None] + tf.gather(pixels, y1) * wy1[:, None, None]
+    both = tf.gather(rows, x0, axis=1) * wx0[:, None] + tf.gather(rows, x1, axis=1) * wx1[:, None]
+    return tf.floor((both + 512.0) / 1024.0)  # weights sum to 32 · 32; every value is exact in float32
+
+
+def _taps(source: tf.Tensor, target: int) -> tuple[tf.Tensor, ...]:
+    """For each of `target` output positions: the two source indices (edges repeated) and their integer
+    weights in 32nds, from x_src = x_dst · source / target rounded to 1/32 (half to even, as cvRound)."""
+    position = tf.cast(tf.range(target), tf.float64) * tf.cast(source, tf.float64) / float(target)
+    fixed = tf.cast(tf.round(position * 32.0), tf.int32)
+    first, fraction = fixed // 32, fixed % 32
+    return (tf.clip_by_value(first, 0, source - 1), tf.clip_by_value(first + 1, 0, source - 1),
+            tf.cast(32 - fraction, tf.float32), tf.cast(fraction, tf.float32))
 
 
 def load(encoded: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:

@@ -5,7 +5,7 @@
 Beside INPUTS.npy, `inputs.json` says what the inputs are: {"kind": "image" or "waveform", "files": [...],
 "sample_rate": Hz of a waveform}. Each TFLite artefact also classifies those files in MediaPipe Tasks'
 ImageClassifier (image files) or AudioClassifier (WAV files), as a phone app would: its class per file
-and p50 ms.
+and p50 ms; fp32 also on the images as MediaPipe's own Python file reader decodes them.
 """
 from __future__ import annotations
 
@@ -64,18 +64,32 @@ def _signatures(path: Path, images: np.ndarray, key: str, rate: int | None) -> d
 
 
 def mediapipe_inputs(kind: str, files: list[str]) -> list:
-    """The files as a phone app hands them to MediaPipe: images decoded by MediaPipe
-    (`mp.Image.create_from_file`), WAV files as their samples at the file's own rate (`AudioData`;
-    MediaPipe resamples them to the model's rate)."""
+    """The files as a phone app hands them to MediaPipe: images decoded by libjpeg-turbo (Pillow; the
+    decoder of Android's BitmapFactory and of Chrome, bit-identical to `kerastl.data.pixels.decode`) into
+    `mp.Image` RGB pixels, WAV files as their samples at the file's own rate (`AudioData`; MediaPipe
+    resamples them to the model's rate)."""
     if kind == "image":
         import mediapipe as mp
+        from PIL import Image
 
-        return [mp.Image.create_from_file(f) for f in files]
+        def rgb(path: str) -> np.ndarray:
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
+
+        return [mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb(f)) for f in files]
     from mediapipe.tasks.python.components.containers.audio_data import AudioData
 
     from kerastl.data.audio_folder import read_pcm
 
     return [AudioData.create_from_array(*read_pcm(f)) for f in files]
+
+
+def mediapipe_file_reader(files: list[str]) -> list:
+    """The image files as MediaPipe's own Python reader decodes them (`mp.Image.create_from_file`, stb_image:
+    not libjpeg's IDCT nor its chroma upsampling, so JPEG pixels differ from every phone decoder's)."""
+    import mediapipe as mp
+
+    return [mp.Image.create_from_file(f) for f in files]
 
 
 def mediapipe_classes(path: Path, kind: str, inputs: list) -> dict:
@@ -116,6 +130,9 @@ def main(argv: list[str]) -> None:
                              "p50_ms_b1": p50_ms(run, images[:1], 20)}
         if files and artefact.startswith("tflite"):
             results[artefact]["mediapipe"] = mediapipe_classes(root / relpath, listed["kind"], files)
+        if files and artefact == "tflite_fp32" and listed["kind"] == "image":
+            results[artefact]["mediapipe_file_reader"] = mediapipe_classes(
+                root / relpath, "image", mediapipe_file_reader(listed["files"]))
         if artefact == "saved_model" and ":" not in key and images.dtype.kind == "f":  # image and audio models
             results[artefact]["signatures_max_abs_diff"] = _signatures(root / relpath, images[:8], key,
                                                                        listed.get("sample_rate"))

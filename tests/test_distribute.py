@@ -127,7 +127,9 @@ def test_kerastl_train_on_two_workers_reaches_the_one_worker_accuracy_and_only_t
     single = json.loads((demo_run / "metrics.json").read_text())
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["strategy"] == "multi_worker" and metrics["train_images"] == single["train_images"] == 500
-    assert abs(metrics["val_accuracy"] - single["val_accuracy"]) <= 0.02, (metrics["val_accuracy"], single["val_accuracy"])
+    # within 2 points: 4 of the 200 held-out photos, counted in photos (0.795 - 0.775 is 0.020000000000000018)
+    differ = round(abs(metrics["val_accuracy"] - single["val_accuracy"]) * metrics["val_images"])
+    assert differ <= 4, (metrics["val_accuracy"], single["val_accuracy"])
     for i in range(2):  # each read its half of the training files, and trained on 2 workers
         assert f"worker {i} of 2 reads its share" in logs[i] and "on 2 workers" in logs[i]
         assert "train: 250 images" in logs[i]

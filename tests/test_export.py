@@ -187,12 +187,11 @@ def test_tflite_files_run_end_to_end_in_mediapipe(exported, held_files):
 def test_mediapipe_feeds_a_model_the_pixels_kerastl_trains_on(held_files, tmp_path, size):
     """File -> tensor is bit-identical in kerastl (`pixels.load`) and MediaPipe's ImageClassifier fed the photo
     as libjpeg-turbo (Pillow) decodes it: read back through a model whose class scores are its input pixels."""
-    import mediapipe as mp
     from mediapipe.tasks.python import vision
     from mediapipe.tasks.python.core.base_options import BaseOptions
-    from PIL import Image
 
     from kerastl.data import pixels
+    from kerastl.export.fresh_process import mediapipe_inputs
     from kerastl.export.metadata import with_metadata
 
     image = keras.Input((*size, 3))
@@ -203,14 +202,12 @@ def test_mediapipe_feeds_a_model_the_pixels_kerastl_trains_on(held_files, tmp_pa
                                    name="identity", version=1, description="", labels=[str(i) for i in range(count)]))
     options = vision.ImageClassifierOptions(base_options=BaseOptions(model_asset_path=str(path)), max_results=-1,
                                             score_threshold=-1.0)
+    files = [str(file) for file, _ in held_files[:3]]
     with vision.ImageClassifier.create_from_options(options) as classifier:
-        for file, _ in held_files[:3]:
-            with Image.open(file) as opened:
-                decoded = np.asarray(opened.convert("RGB"))
-            encoded = tf.io.read_file(str(file))
-            np.testing.assert_array_equal(pixels.decode(encoded).numpy(), decoded)  # libjpeg-turbo's default IDCT
-            categories = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=decoded)
-                                             ).classifications[0].categories
+        for file, given in zip(files, mediapipe_inputs("image", files)):  # what the export's check feeds MediaPipe
+            encoded = tf.io.read_file(file)
+            np.testing.assert_array_equal(pixels.decode(encoded).numpy(), given.numpy_view()[..., :3])
+            categories = classifier.classify(given).classifications[0].categories
             fed = np.zeros(count, np.float32)
             fed[[c.index for c in categories]] = [c.score for c in categories]
             np.testing.assert_array_equal(fed.reshape(*size, 3), pixels.load(encoded, size).numpy())

@@ -79,7 +79,7 @@ def export(
     their class index; a classifier's TFLite files then also run end to end in MediaPipe Tasks'
     ImageClassifier (AudioClassifier), file -> label as on a phone, compared with `kerastl predict` on
     the same files (needs mediapipe: `pip install 'kerastl[mobile]'`); images are decoded by
-    libjpeg-turbo, as on Android, and fp32 also by MediaPipe's Python file reader (reported only).
+    libjpeg-turbo (as phones' decoders are), and fp32 also by MediaPipe's Python file reader (reported only).
     `quantize`: TFLite modes; default all four for argmax tasks (classification, segmentation), which
     are checked on argmax agreement (audio classification: all but "dynamic", see QUANTIZE), and
     ("fp32", "fp16") for tasks with continuous outputs.

@@ -65,7 +65,7 @@ def _signatures(path: Path, images: np.ndarray, key: str, rate: int | None) -> d
 
 def mediapipe_inputs(kind: str, files: list[str]) -> list:
     """The files as a phone app hands them to MediaPipe: images decoded by libjpeg-turbo (Pillow; the
-    decoder of Android's BitmapFactory and of Chrome, bit-identical to `kerastl.data.pixels.decode`) into
+    library phones' and browsers' decoders are built on, bit-identical to `kerastl.data.pixels.decode`) into
     `mp.Image` RGB pixels, WAV files as their samples at the file's own rate (`AudioData`; MediaPipe
     resamples them to the model's rate)."""
     if kind == "image":

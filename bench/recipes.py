@@ -1,15 +1,17 @@
 """Recipes on few sign digits, several seeds: feature extraction, the old two-phase default, the augmented recipe.
 
     .venv/bin/python bench/recipes.py [--shots 20] [--seeds 0 1 2] [--backbones efficientnet_lite0 ...]
+        [--result recipes]
 
 Sign digits (`../shared`), `--shots` training images per class and one fixed held-out set of 500 photos
 per seed (`few_shot_split`), each backbone at its own input size. Per backbone, shots and seed:
 - feature_extraction: the head on cached frozen features, 100 epochs (phase 1 of the old default);
 - two_phase (old default): that head, then the top 3 blocks for 4 epochs at lr 1e-4 (Adam, constant);
 - augmented: `zoo/efficientnet_lite0_augmented.toml` (random crops and shifts, the features of 4 views per
-  image cached, label smoothing 0.1; phase 2 AdamW, weight decay 0.01, warm-up + cosine decay);
+  image cached, label smoothing 0.1; phase 2 the top 5 blocks for 8 epochs, AdamW, weight decay 0.01,
+  warm-up + cosine decay: the variant `bench/recipe_selection.py` chose on a validation split);
 - augmented, phase 1 only, with 1 and with 4 views (what caching several augmented views buys).
-No validation split: no recipe selects anything; every figure is the held-out accuracy of the final model.
+No validation split here: no run selects an epoch; every figure is the held-out accuracy of the final model.
 """
 import argparse
 import sys
@@ -54,6 +56,7 @@ def main() -> None:
     parser.add_argument("--shots", type=int, nargs="+", default=[20])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--backbones", nargs="+", default=["efficientnet_lite0", "efficientnet_lite2"])
+    parser.add_argument("--result", default="recipes", help="writes zoo/results/<result>.json")
     args = parser.parse_args()
     old = {k: v for k, v in kerastl.train.options.resolve({}).items() if k in TRAIN_OPTIONS}
     with open(AUGMENTED, "rb") as f:
@@ -91,7 +94,7 @@ def main() -> None:
                                 "std": round(float(np.std([r["accuracy"] for r in picked])), 4),
                                 "per_seed": [r["accuracy"] for r in picked],
                                 "train_seconds": round(float(np.mean(times)), 1) if times else None})
-    write_result("recipes", {"data": "sign digits, 500 held-out photos per seed", "old": old, "augmented": new,
+    write_result(args.result, {"data": "sign digits, 500 held-out photos per seed", "old": old, "augmented": new,
                              "rows": rows, "summary": summary},
                  command="python bench/recipes.py " + " ".join(sys.argv[1:]))
 

@@ -80,11 +80,20 @@ def domain_adaptation() -> str:
          ", ".join(f"{a:.3f}" for a in row["target_per_seed"])] for row in r["summary"]])
 
 
-def recipes() -> str:
+def recipes(result: str = "recipes") -> str:
     return _markdown(["backbone", "images / class", "recipe", "held-out accuracy", "per seed", "train s (mean)"], [
         [row["backbone"], row["shots"], row["recipe"], f"**{row['mean']:.3f}** ± {row['std']:.3f}",
          ", ".join(f"{a:.3f}" for a in row["per_seed"]), row["train_seconds"] or "–"]
-        for row in _load("recipes")["summary"]])
+        for row in _load(result)["summary"]])
+
+
+def recipe_selection() -> str:
+    r = _load("recipe_selection")
+    return _markdown(["variant of the augmented recipe", "validation accuracy (mean)", "per seed",
+                      "held-out accuracy (mean)", "per seed"], [
+        [row["variant"] + (" (chosen)" if row["variant"] == r["chosen"] else ""), f"**{row['val_mean']:.3f}**",
+         ", ".join(f"{a:.3f}" for a in row["val_per_seed"]), f"{row['held_out_mean']:.3f}",
+         ", ".join(f"{a:.3f}" for a in row["held_out_per_seed"])] for row in r["summary"]])
 
 
 def text() -> str:
@@ -163,7 +172,8 @@ def scale() -> str:
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
           "int8_noise": int8_noise,
-          "audio": audio, "scale": scale, "recipes": recipes}
+          "audio": audio, "scale": scale, "recipes": recipes,
+          "recipes_50": lambda: recipes("recipes_50"), "recipe_selection": recipe_selection}
 
 if __name__ == "__main__":
     for name, make in TABLES.items():

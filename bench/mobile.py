@@ -1,7 +1,7 @@
 """Mobile deployment of three trained models: every TFLite variant's size, LiteRT batch-1 latency, agreement
 with Keras (tensor level) and with `kerastl predict` end to end in MediaPipe Tasks, and accuracy.
 
-    .venv/bin/python bench/mobile.py
+    .venv/bin/python bench/mobile.py [--result mobile]
 
 Each model is a whole `kerastl.train_run` with the default recipe (what `kerastl train` does), whose
 export verifies every variant in a fresh process on the held-out photos and runs the TFLite files
@@ -16,6 +16,7 @@ them on the same held-out photos and times them and fp32 at batch 1 side by side
 it; int8 with only the input normalisation in float (before the stem stage stayed float too); int16x8
 (16-bit activations, the alternative kerastl does not ship).
 """
+import argparse
 import json
 import sys
 import tempfile
@@ -105,6 +106,9 @@ def model_rows(data: Path, out: Path, name: str) -> dict:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--result", default="mobile", help="writes zoo/results/<result>.json")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         models = {
@@ -116,8 +120,8 @@ def main() -> None:
         for label, (data, name) in models.items():
             results[label] = model_rows(data, scratch / name, name)
             print(label, json.dumps(results[label], indent=1), flush=True)
-    write_result("mobile", {"recipe": "kerastl train defaults (efficientnet_lite0, 224 px)", "models": results},
-                 command="python bench/mobile.py")
+    write_result(args.result, {"recipe": "kerastl train defaults (efficientnet_lite0, 224 px)", "models": results},
+                 command=" ".join(["python bench/mobile.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -102,9 +102,9 @@ def text() -> str:
         for row in _load("text")["rows"]])
 
 
-def mobile() -> str:
+def mobile(result_name: str = "mobile") -> str:
     table = []
-    for model, result in _load("mobile")["models"].items():
+    for model, result in _load(result_name)["models"].items():
         for mode, row in result["rows"].items():
             end_to_end = (f"{row['mediapipe_agreement']:.3f} / {row['mediapipe_accuracy']:.3f} / {row['mediapipe_p50_ms']:.1f}"
                           if row["mediapipe_agreement"] is not None else f"refused: {row['refused']}")
@@ -121,11 +121,11 @@ def _optional(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def mobile_speed() -> str:
+def mobile_speed(result_name: str = "mobile") -> str:
     names = {"int8": "int8 (shipped: normalisation and stem stage in float)", "fp32": "fp32",
              "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)"}
     table = []
-    for model, result in _load("mobile")["models"].items():
+    for model, result in _load(result_name)["models"].items():
         side = result["side_by_side"]
         for i, (variant, score) in enumerate(side["scores"].items()):
             table.append([model if i == 0 else "", names[variant], f"{score['size_vs_fp32']:.1%}",
@@ -171,6 +171,7 @@ def scale() -> str:
 
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
+          "mobile_vnni": lambda: mobile("mobile_vnni"), "mobile_vnni_speed": lambda: mobile_speed("mobile_vnni"),
           "int8_noise": int8_noise,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipe_selection": recipe_selection}

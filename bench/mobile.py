@@ -3,11 +3,12 @@ with Keras (tensor level) and with `kerastl predict` end to end in MediaPipe Tas
 
     .venv/bin/python bench/mobile.py [--result mobile]
 
-Each model is a whole `kerastl.train_run` with the default recipe (what `kerastl train` does), whose
+Each model is a whole `kerastl.train_run` (what `kerastl train` does) with the plain two-phase recipe
+(`common.PLAIN_TWO_PHASE`: fixed, so the figures stay comparable across changes of the default), whose
 export verifies every variant in a fresh process on the held-out photos and runs the TFLite files
 through MediaPipe's ImageClassifier on the held-out photo *files* (decoded by libjpeg-turbo, as phones
 do; fp32 also by MediaPipe's Python file reader):
-- demo: the bundled 500 + 200 sign digits (what `make demo` trains);
+- demo: the bundled 500 + 200 sign digits (the data `make demo` trains on);
 - sign digits, all 2062 photos, 20 % held out;
 - shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
   inverted, colour cast), 50 photos per class to train and 200 held out, written as JPEG files.
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SIGN_DIGITS, write_result  # noqa: E402
+from common import PLAIN_TWO_PHASE, ROOT, SIGN_DIGITS, plain_two_phase, write_result  # noqa: E402
 from domain_adaptation import shift  # noqa: E402
 from quantization import converter  # noqa: E402
 
@@ -87,7 +88,7 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
 
 
 def model_rows(data: Path, out: Path, name: str) -> dict:
-    metrics = train_run(data, out, name=name)
+    metrics = train_run(data, out, name=name, **plain_two_phase())
     artefacts = json.loads((out / "export" / name / "1" / "export_report.json").read_text())["artefacts"]
     fp32 = artefacts["tflite_fp32"]["size_bytes"]
     rows = {}
@@ -120,7 +121,8 @@ def main() -> None:
         for label, (data, name) in models.items():
             results[label] = model_rows(data, scratch / name, name)
             print(label, json.dumps(results[label], indent=1), flush=True)
-    write_result(args.result, {"recipe": "kerastl train defaults (efficientnet_lite0, 224 px)", "models": results},
+    recipe = f"plain two-phase, {PLAIN_TWO_PHASE.relative_to(ROOT)} (efficientnet_lite0, 224 px)"
+    write_result(args.result, {"recipe": recipe, "models": results},
                  command=" ".join(["python bench/mobile.py", *sys.argv[1:]]))
 
 

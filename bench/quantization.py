@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/quantization.py
 
-Trains the demo model (Lite0 fine-tuned on sign digits, 224 px), then converts it to TFLite in the
+Trains the demo model with the plain two-phase recipe (`common.PLAIN_TWO_PHASE`; Lite0 fine-tuned on sign
+digits, 224 px), then converts it to TFLite in the
 modes `kerastl.export` writes and in diagnostic variants, each compared with Keras on the 200 held-out
 photos: more calibration images; float fallback for the layers the TFLite QuantizationDebugger ranks
 worst; 16-bit activations (TFLite's 16x8 mode); and weights rounded to the int8 per-channel grid

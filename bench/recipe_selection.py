@@ -12,7 +12,6 @@ accuracy over the seeds (the held-out accuracy is recorded beside it, never used
 """
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 
 import keras
@@ -21,13 +20,14 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import HELD_OUT, SIGN_DIGITS, accuracy, write_result  # noqa: E402
-from recipes import AUGMENTED, TRAIN_OPTIONS  # noqa: E402
+from recipes import recipe_options  # noqa: E402
 
 import kerastl  # noqa: E402
 from kerastl.data import few_shot_split, load_images  # noqa: E402
 from kerastl.zoo import get  # noqa: E402
 
 BACKBONE = "efficientnet_lite0"
+PHASE_2 = ("fine_tune_epochs", "unfreeze_blocks", "fine_tune_lr_factor", "weight_decay", "schedule")  # phase 1 ignores
 BEFORE = {"fine_tune_epochs": 4, "unfreeze_blocks": 3}  # phase 2 of the augmented recipe before this selection
 VARIANTS = {  # name -> options changed from the augmented recipe before this selection
     "augmented before selection (4 fine-tuning epochs, top 3 blocks)": {},
@@ -65,9 +65,7 @@ def main() -> None:
     parser.add_argument("--val", type=int, default=20, help="validation photos per class")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args()
-    old = {k: v for k, v in kerastl.train.options.resolve({}).items() if k in TRAIN_OPTIONS}
-    with open(AUGMENTED, "rb") as f:
-        base = {**old, **{k: v for k, v in tomllib.load(f).items() if k in TRAIN_OPTIONS}, **BEFORE}
+    base = {**recipe_options()[1], **BEFORE}
     size = get(BACKBONE).input_size
     rows = []
     for seed in args.seeds:
@@ -81,7 +79,7 @@ def main() -> None:
         heads = {}  # phase-1 options -> weights, shared by the variants that change only phase 2
         for name, change in VARIANTS.items():
             options = {**base, **change}
-            key = (options["views"],)
+            key = tuple(sorted((k, v) for k, v in options.items() if k not in PHASE_2))
             if key not in heads:
                 heads[key] = phase_1(options, data, seed)
             model = phase_2(options, data, seed, heads[key])
@@ -102,7 +100,7 @@ def main() -> None:
     write_result("recipe_selection", {"data": f"sign digits, {args.shots} per class to train, {args.val} per class "
                                       "to validate, 500 held out per seed", "backbone": BACKBONE,
                                       "augmented": base, "rows": rows, "summary": summary, "chosen": chosen},
-                 command="python bench/recipe_selection.py " + " ".join(sys.argv[1:]))
+                 command=" ".join(["python bench/recipe_selection.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -7,16 +7,16 @@ Sign digits (`../shared`), `--shots` training images per class and one fixed hel
 per seed (`few_shot_split`), each backbone at its own input size. Per backbone, shots and seed:
 - feature_extraction: the head on cached frozen features, 100 epochs (phase 1 of the old default);
 - two_phase (old default): that head, then the top 3 blocks for 4 epochs at lr 1e-4 (Adam, constant);
-- augmented: `zoo/efficientnet_lite0_augmented.toml` (random crops and shifts, the features of 4 views per
-  image cached, label smoothing 0.1; phase 2 the top 5 blocks for 8 epochs, AdamW, weight decay 0.01,
-  warm-up + cosine decay: the variant `bench/recipe_selection.py` chose on a validation split);
+- augmented: the default of `kerastl train` on images, `zoo/efficientnet_lite0_augmented.toml` (random
+  crops and shifts, the features of 4 views per image cached, label smoothing 0.1; phase 2 the top 5
+  blocks for 8 epochs, AdamW, weight decay 0.01, warm-up + cosine decay: the variant
+  `bench/recipe_selection.py` chose on a validation split);
 - augmented, phase 1 only, with 1 and with 4 views (what caching several augmented views buys).
 No validation split here: no run selects an epoch; every figure is the held-out accuracy of the final model.
 """
 import argparse
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import keras
@@ -24,15 +24,22 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import HELD_OUT, ROOT, SIGN_DIGITS, accuracy, write_result  # noqa: E402
+from common import HELD_OUT, SIGN_DIGITS, accuracy, write_result  # noqa: E402
 
 import kerastl  # noqa: E402
 from kerastl.data import few_shot_split, load_images  # noqa: E402
 from kerastl.zoo import get  # noqa: E402
 
-AUGMENTED = ROOT / "zoo" / "efficientnet_lite0_augmented.toml"
 TRAIN_OPTIONS = ("head_epochs", "fine_tune_epochs", "unfreeze_blocks", "learning_rate", "fine_tune_lr_factor",
                  "augment", "views", "label_smoothing", "weight_decay", "schedule")
+
+
+def recipe_options() -> tuple[dict, dict]:
+    """The `fine_tune` options of (the old default: `fine_tune`'s own, the augmented recipe: the default of a
+    two_phase run on images, `zoo/efficientnet_lite0_augmented.toml`)."""
+    resolve = kerastl.train.options.resolve
+    return ({k: v for k, v in resolve({}).items() if k in TRAIN_OPTIONS},
+            {k: v for k, v in resolve({}, images=True).items() if k in TRAIN_OPTIONS})
 
 
 def run(backbone: str, data: tf.data.Dataset, held_out, options: dict, seed: int, phase_1_only: bool = False):
@@ -58,9 +65,7 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=["efficientnet_lite0", "efficientnet_lite2"])
     parser.add_argument("--result", default="recipes", help="writes zoo/results/<result>.json")
     args = parser.parse_args()
-    old = {k: v for k, v in kerastl.train.options.resolve({}).items() if k in TRAIN_OPTIONS}
-    with open(AUGMENTED, "rb") as f:
-        new = {**old, **{k: v for k, v in tomllib.load(f).items() if k in TRAIN_OPTIONS}}
+    old, new = recipe_options()
     rows = []
     for backbone in args.backbones:
         size = get(backbone).input_size
@@ -96,7 +101,7 @@ def main() -> None:
                                 "train_seconds": round(float(np.mean(times)), 1) if times else None})
     write_result(args.result, {"data": "sign digits, 500 held-out photos per seed", "old": old, "augmented": new,
                              "rows": rows, "summary": summary},
-                 command="python bench/recipes.py " + " ".join(sys.argv[1:]))
+                 command=" ".join(["python bench/recipes.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ sign-digit photos of ../shared, 10 class folders; plus 3 truncated JPEGs and 2 n
 then runs each loader in its own process, so each peak RSS (`ru_maxrss`) is that loader's alone:
 
 - new: `kerastl.data.image_folder` (headers only at indexing, decoding in the tf.data map, uint8 caches
-  within `memory_gb` 2, on disk past it), then the input pipeline alone, then the default recipe's
+  within `memory_gb` 2, on disk past it), then the input pipeline alone, then the plain recipe's
   phase 1 (`fit_head`: Lite0 224 px over every training image, 5 head epochs, features spilled past
   2 GB) and `--steps` fine-tuning steps (top 3 blocks, batch 32).
 - old (the loader before this change, kept here to compare): every file decoded while indexing, then

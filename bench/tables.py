@@ -102,13 +102,13 @@ def text() -> str:
         for row in _load("text")["rows"]])
 
 
-def mobile(result_name: str = "mobile") -> str:
+def mobile(result: str = "mobile") -> str:
     table = []
-    for model, result in _load(result_name)["models"].items():
-        for mode, row in result["rows"].items():
+    for model, measured in _load(result)["models"].items():
+        for mode, row in measured["rows"].items():
             end_to_end = (f"{row['mediapipe_agreement']:.3f} / {row['mediapipe_accuracy']:.3f} / {row['mediapipe_p50_ms']:.1f}"
                           if row["mediapipe_agreement"] is not None else f"refused: {row['refused']}")
-            table.append([model if mode == "fp32" else "", f"{result['keras_accuracy']:.3f}" if mode == "fp32" else "",
+            table.append([model if mode == "fp32" else "", f"{measured['keras_accuracy']:.3f}" if mode == "fp32" else "",
                           mode, f"{row['size_mb']:.2f} ({row['size_vs_fp32']:.0%})", f"{row['p50_ms_b1']:.2f}",
                           f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.1e}", end_to_end,
                           _optional(row.get("mediapipe_file_reader_agreement")), "yes" if row["passed"] else "**no**"])
@@ -121,12 +121,12 @@ def _optional(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def mobile_speed(result_name: str = "mobile") -> str:
+def mobile_speed(result: str = "mobile") -> str:
     names = {"int8": "int8 (shipped: normalisation and stem stage in float)", "fp32": "fp32",
              "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)"}
     table = []
-    for model, result in _load(result_name)["models"].items():
-        side = result["side_by_side"]
+    for model, measured in _load(result)["models"].items():
+        side = measured["side_by_side"]
         for i, (variant, score) in enumerate(side["scores"].items()):
             table.append([model if i == 0 else "", names[variant], f"{score['size_vs_fp32']:.1%}",
                           f"{side['p50_ms_b1'][variant]:.2f}", f"{side['speedup_vs_fp32'][variant]}×",
@@ -174,7 +174,8 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "mobile_vnni": lambda: mobile("mobile_vnni"), "mobile_vnni_speed": lambda: mobile_speed("mobile_vnni"),
           "int8_noise": int8_noise,
           "audio": audio, "scale": scale, "recipes": recipes,
-          "recipes_50": lambda: recipes("recipes_50"), "recipe_selection": recipe_selection}
+          "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
+          "recipe_selection": recipe_selection}
 
 if __name__ == "__main__":
     for name, make in TABLES.items():

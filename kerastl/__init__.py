@@ -50,7 +50,7 @@ def info(name: str) -> dict:
     return get(name).summary()
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "DataUnavailableError",
     "ExportVerificationError",

@@ -266,11 +266,12 @@ def _add_audio_options(parser: argparse.ArgumentParser, speakers: bool = False) 
 
 
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
-    from kerastl.train.options import OPTIONS
+    from kerastl.train.options import IMAGE_DEFAULTS, OPTIONS
 
     for option in OPTIONS.values():
         flag = "--" + option.name.replace("_", "-")
-        text = f"{option.help} (default: {option.default})".replace("%", "%%")  # argparse formats help with %
+        images = f"; two_phase on images: {IMAGE_DEFAULTS[option.name]}" if option.name in IMAGE_DEFAULTS else ""
+        text = f"{option.help} (default: {option.default}{images})".replace("%", "%%")  # argparse formats help with %
         if option.kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif option.name == "recipe":

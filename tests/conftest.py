@@ -47,10 +47,12 @@ def photo_folder(root: Path, classes=("0", "1", "2"), per_class: int = 8, split:
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory) -> Path:
     """`kerastl demo --no-export` at 64 px through the CLI: one real run directory that the run and CLI
-    tests inspect (a run's export is tested by tests/test_resume.py, exports by tests/test_export.py)."""
+    tests inspect (a run's export is tested by tests/test_resume.py, exports by tests/test_export.py).
+    Without augmentation: tests/test_distribute.py compares a two-worker run with it, where each worker
+    augments its own share with its own draws (noise that is not the distribution's)."""
     from kerastl import cli
 
     out = tmp_path_factory.mktemp("demo") / "run"
     assert cli.main(["demo", "--out", str(out), "--image-size", "64", "--head-epochs", "40",
-                     "--fine-tune-epochs", "1", "--no-export"]) == 0
+                     "--fine-tune-epochs", "1", "--augment", "none", "--no-export"]) == 0
     return out

@@ -140,7 +140,8 @@ def test_every_training_option_has_one_definition(tmp_path, monkeypatch, capsys)
     monkeypatch.setitem(train_options.OPTIONS, option.name, dataclasses.replace(option, default=0.25))
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
-    assert "(default: 0.25)" in " ".join(capsys.readouterr().out.split())
+    helped = " ".join(capsys.readouterr().out.split())
+    assert "(default: 0.25)" in helped and "(default: 4; two_phase on images: 8)" in helped
     assert train_options.resolve({})["fine_tune_lr_factor"] == 0.25
     (tmp_path / "r.toml").write_text("fine_tune_lr_factor = 0\n")
     with pytest.raises(kerastl.InvalidArgumentError, match="fine_tune_lr_factor must be > 0"):

@@ -41,6 +41,8 @@ def test_demo_writes_a_complete_run_directory(demo_run):
     metrics = json.loads((demo_run / "metrics.json").read_text())
     assert sum(map(sum, metrics["confusion_matrix"])) == 200 == metrics["val_images"]
     assert (metrics["image_size"], metrics["head_epochs"], metrics["fine_tune_epochs"]) == (64, 40, 1)
+    # the image defaults of two_phase (augmentation turned off by the fixture's flag)
+    assert (metrics["augment"], metrics["label_smoothing"], metrics["schedule"]) == ("none", 0.1, "cosine")
     assert metrics["val_accuracy_frozen"] >= 0.6  # pretrained features at 64 px on 10 classes; chance is 0.1
     assert (demo_run / "labels.txt").read_text().split() == [str(i) for i in range(10)]
     with open(demo_run / "history.csv") as f:
@@ -123,3 +125,16 @@ def test_zoo_recipes_are_valid_train_options():
     for path in recipes:
         options = read_recipe(path)  # raises on unknown keys and wrong types
         assert get(options["backbone"]).name == options["backbone"], path
+
+
+def test_the_default_on_images_is_the_measured_augmented_recipe_and_only_for_two_phase():
+    from kerastl.train.options import read_recipe, resolve
+
+    measured = read_recipe(ROOT / "zoo" / "efficientnet_lite0_augmented.toml")  # what bench/recipes.py measures
+    on_images = resolve({}, images=True)
+    assert {k: on_images[k] for k in measured} == measured
+    old = read_recipe(ROOT / "zoo" / "efficientnet_lite0_two_phase.toml")  # the previous default
+    assert {k: v for k, v in resolve({}).items() if k in old} == old  # fine_tune's and audio's defaults
+    for values in ({"recipe": "feature_extraction"}, {"recipe": "gradual"}, {"fine_tune_epochs": 0}):
+        assert resolve(values, images=True) == resolve(values)  # not measured with it: the generic defaults
+    assert resolve({"augment": "none"}, images=True)["augment"] == "none"  # a value given wins

@@ -60,14 +60,15 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     prepared in `tfds_dir`), or a folder of WAV files (<class>/<clip>.wav, or named by `label_pattern`),
     which trains an audio_classification model (`sample_rate`, `seconds`; `image_size` is then the
     spectrogram image's size). `options`: kerastl.train.options.OPTIONS (backbone, recipe, epochs, ...),
-    all checked before any data is read. An existing `out` is refused unless `overwrite`. `export`:
-    verified exports in `out/export/` (`formats` and `quantize` as in kerastl.export; default all).
+    all checked before any data is read (unset ones: IMAGE_DEFAULTS in a two_phase run on images). An
+    existing `out` is refused unless `overwrite`. `export`: verified exports in `out/export/` (`formats`
+    and `quantize` as in kerastl.export; default all).
     """
-    options = resolve(options, "train_run")
+    audio = not str(data).startswith("tfds:") and looks_like_audio(data)
+    options = resolve(options, "train_run", images=not audio)
     spec = get(options["backbone"])
     out, work = Path(out), Path(f"{out}.work")
     _check_out(out, data, overwrite)
-    audio = not str(data).startswith("tfds:") and looks_like_audio(data)
     if export:
         check_formats(formats or FORMATS, quantize, kind="waveform" if audio else "image")
     fingerprint = _fingerprint(data, options)

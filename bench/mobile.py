@@ -1,10 +1,11 @@
 """Mobile deployment of three trained models: every TFLite variant's size, LiteRT batch-1 latency, agreement
 with Keras (tensor level) and with `kerastl predict` end to end in MediaPipe Tasks, and accuracy.
 
-    .venv/bin/python bench/mobile.py [--result mobile]
+    .venv/bin/python bench/mobile.py [--recipe plain|default] [--result mobile]
 
 Each model is a whole `kerastl.train_run` (what `kerastl train` does) with the plain two-phase recipe
-(`common.PLAIN_TWO_PHASE`: fixed, so the figures stay comparable across changes of the default), whose
+(`common.PLAIN_TWO_PHASE`: fixed, so the figures stay comparable across changes of the default) or, with
+`--recipe default`, with no options: kerastl's current default (the augmented recipe on images), whose
 export verifies every variant in a fresh process on the held-out photos and runs the TFLite files
 through MediaPipe's ImageClassifier on the held-out photo *files* (decoded by libjpeg-turbo, as phones
 do; fp32 also by MediaPipe's Python file reader):
@@ -87,8 +88,8 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
             "scores": scores}
 
 
-def model_rows(data: Path, out: Path, name: str) -> dict:
-    metrics = train_run(data, out, name=name, **plain_two_phase())
+def model_rows(data: Path, out: Path, name: str, options: dict) -> dict:
+    metrics = train_run(data, out, name=name, **options)
     artefacts = json.loads((out / "export" / name / "1" / "export_report.json").read_text())["artefacts"]
     fp32 = artefacts["tflite_fp32"]["size_bytes"]
     rows = {}
@@ -108,8 +109,11 @@ def model_rows(data: Path, out: Path, name: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--recipe", choices=("plain", "default"), default="plain",
+                        help="plain: common.PLAIN_TWO_PHASE; default: train_run's own defaults")
     parser.add_argument("--result", default="mobile", help="writes zoo/results/<result>.json")
     args = parser.parse_args()
+    options = plain_two_phase() if args.recipe == "plain" else {}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         models = {
@@ -119,9 +123,11 @@ def main() -> None:
         }
         results = {}
         for label, (data, name) in models.items():
-            results[label] = model_rows(data, scratch / name, name)
+            results[label] = model_rows(data, scratch / name, name, options)
             print(label, json.dumps(results[label], indent=1), flush=True)
-    recipe = f"plain two-phase, {PLAIN_TWO_PHASE.relative_to(ROOT)} (efficientnet_lite0, 224 px)"
+    recipe = (f"plain two-phase, {PLAIN_TWO_PHASE.relative_to(ROOT)}" if args.recipe == "plain"
+              else "kerastl's default (train_run without options: the augmented two-phase recipe on images)")
+    recipe += " (efficientnet_lite0, 224 px)"
     write_result(args.result, {"recipe": recipe, "models": results},
                  command=" ".join(["python bench/mobile.py", *sys.argv[1:]]))
 

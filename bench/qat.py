@@ -1,4 +1,5 @@
-"""Quantisation-aware fine-tuning (an experiment of bench/quantization.py, not part of kerastl yet).
+"""Quantisation-aware fine-tuning and distillation (experiments of bench/quantization.py and
+bench/int8_distill.py, not part of kerastl).
 
 Post-training int8 quantisation rounds every kernel to a per-channel grid and every activation to
 256 levels; on a fine-tuned classifier the accumulated noise flips a few borderline predictions
@@ -11,6 +12,9 @@ that same noise, then leaves it holding weights that are exactly on the int8 gri
 - activations: `tf.quantization.fake_quant_with_min_max_vars` wherever TFLite keeps an int8 tensor
   (after activations, adds, pooling, the rescaling and BatchNorms that no activation follows), with
   the min/max ranges TFLite's calibration would take from the same representative images.
+
+`int8_distilled` does the same without labels: the student learns to reproduce the float model's own
+outputs on random crops and flips of real images (quantisation-aware distillation).
 """
 from __future__ import annotations
 
@@ -18,9 +22,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerastl.data.augment import augmenter
 from kerastl.freeze import unfreeze
 
 KERNEL_LAYERS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)
+_CONVOLUTIONS = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
 _QUANTISED_OUTPUTS = (keras.layers.Activation, keras.layers.ReLU, keras.layers.Add, keras.layers.Rescaling,
                       keras.layers.GlobalAveragePooling2D)
 
@@ -72,26 +78,42 @@ def _followed_by_activation(layer: keras.layers.Layer) -> bool:
                for node in layer._outbound_nodes)
 
 
-def with_fake_quant(model: keras.Model) -> tuple[keras.Model, list[FakeQuant]]:
-    """A model sharing `model`'s layers (and so its weights) with FakeQuant after each int8 tensor."""
+def with_fake_quant(model: keras.Model, float_stem: bool = False) -> tuple[keras.Model, list[FakeQuant]]:
+    """A model sharing `model`'s layers (and so its weights) with a FakeQuant on each int8 tensor.
+    `float_stem`: the tensors before the convolution that ends the stem stage stay float (its input is
+    rounded), as kerastl's int8 export keeps them (`kerastl.export.tflite.float_ops`); else only those
+    before the first convolution (the int8 of `bench/quantization.py` and `bench/int8_noise.py`)."""
     inserted: list[FakeQuant] = []
+    stage = {"stem_height": None, "int8": False}
+
+    def quantised(x, name: str):
+        inserted.append(FakeQuant(name=f"{name}_fake_quant"))
+        return inserted[-1](x)
 
     def call(layer, *args, **kwargs):
+        if isinstance(layer, _CONVOLUTIONS) and not stage["int8"]:
+            height = layer.compute_output_shape(args[0].shape)[1]
+            if stage["stem_height"] is None:
+                stage["stem_height"] = height
+                stage["int8"] = not float_stem
+            elif height is not None and 1 < height < stage["stem_height"]:
+                stage["int8"] = True
+            if stage["int8"]:
+                args = (quantised(args[0], f"{layer.name}_input"), *args[1:])
         out = layer(*args, **kwargs)
-        quantised = isinstance(layer, _QUANTISED_OUTPUTS) or (
-            isinstance(layer, keras.layers.BatchNormalization) and not _followed_by_activation(layer))
-        if not quantised:
-            return out
-        inserted.append(FakeQuant(name=f"{layer.name}_fake_quant"))
-        return inserted[-1](out)
+        if stage["int8"] and (isinstance(layer, _QUANTISED_OUTPUTS) or (
+                isinstance(layer, keras.layers.BatchNormalization) and not _followed_by_activation(layer))):
+            return quantised(out, layer.name)
+        return out
 
     clone = keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call, recursive=True)
     return clone, inserted
 
 
-def calibrated_fake_quant(model: keras.Model, representative: np.ndarray) -> tuple[keras.Model, list[FakeQuant]]:
+def calibrated_fake_quant(model: keras.Model, representative: np.ndarray,
+                          float_stem: bool = False) -> tuple[keras.Model, list[FakeQuant]]:
     """`with_fake_quant(model)` with every range set from `representative` images, as TFLite calibrates."""
-    simulated, fake_quants = with_fake_quant(model)
+    simulated, fake_quants = with_fake_quant(model, float_stem)
     for fq in fake_quants:
         fq.calibrating = True
     for start in range(0, len(representative), 32):
@@ -99,6 +121,28 @@ def calibrated_fake_quant(model: keras.Model, representative: np.ndarray) -> tup
     for fq in fake_quants:
         fq.calibrating = False
     return simulated, fake_quants
+
+
+class _StraightThrough:
+    """The trainable weights of `model` (every block, BatchNorm frozen: `unfreeze`) with its kernels behind
+    float masters: `snap()` rounds the masters onto the kernels' int8 grid, `apply(tape, loss)` takes
+    the gradients at the rounded kernels and applies them to the masters (straight-through estimator)."""
+
+    def __init__(self, model: keras.Model, learning_rate: float):
+        unfreeze(model)
+        self.quantised = kernels(model)
+        self.masters = [tf.Variable(kernel) for kernel, _ in self.quantised]
+        self.others = [v for v in model.trainable_variables if not any(v is k for k, _ in self.quantised)]
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build(self.masters + self.others)
+
+    def snap(self) -> None:
+        for (kernel, depthwise), master in zip(self.quantised, self.masters):
+            kernel.assign(int8_grid(master, depthwise))
+
+    def apply(self, tape: tf.GradientTape, loss: tf.Tensor) -> None:
+        grads = tape.gradient(loss, [k for k, _ in self.quantised] + self.others)
+        self.optimizer.apply(grads, self.masters + self.others)
 
 
 def quantization_aware_finetune(model: keras.Model, train: tf.data.Dataset, representative: np.ndarray, *,
@@ -109,27 +153,17 @@ def quantization_aware_finetune(model: keras.Model, train: tf.data.Dataset, repr
     set the activation ranges. Every block trains, BatchNorm stays frozen (`unfreeze(model)`).
     Returns {"loss": [...], "accuracy": [...]} per epoch.
     """
-    unfreeze(model)
+    weights = _StraightThrough(model, learning_rate)
     qat, _ = calibrated_fake_quant(model, representative)
-    quantised = kernels(model)
-    masters = [tf.Variable(kernel) for kernel, _ in quantised]
-    trainable = [v for v in model.trainable_variables if not any(v is k for k, _ in quantised)]
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(masters + trainable)
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
-
-    def snap():
-        for (kernel, depthwise), master in zip(quantised, masters):
-            kernel.assign(int8_grid(master, depthwise))
 
     @tf.function
     def step(x, y):
-        snap()
+        weights.snap()
         with tf.GradientTape() as tape:
             probabilities = qat(x, training=True)
             loss = loss_fn(y, probabilities)
-        grads = tape.gradient(loss, [k for k, _ in quantised] + trainable)
-        optimizer.apply(grads, masters + trainable)
+        weights.apply(tape, loss)
         return loss, tf.reduce_mean(tf.cast(tf.equal(tf.argmax(probabilities, -1), tf.cast(y, tf.int64)), tf.float32))
 
     history = {"loss": [], "accuracy": []}
@@ -137,5 +171,39 @@ def quantization_aware_finetune(model: keras.Model, train: tf.data.Dataset, repr
         results = np.array([[float(v) for v in step(x, y)] for x, y in train])
         history["loss"].append(float(results[:, 0].mean()))
         history["accuracy"].append(float(results[:, 1].mean()))
-    snap()
+    weights.snap()
     return history
+
+
+def int8_distilled(model: keras.Model, images: np.ndarray, steps: int = 150, batch_size: int = 16,
+                   learning_rate: float = 1e-5, seed: int = 0) -> tuple[keras.Model, list[float]]:
+    """(a copy of `model` fine-tuned for `steps` under simulated int8 with the stem stage float, as kerastl
+    exports it, to reproduce `model`'s softmax outputs on random crops and flips of `images`, every kernel
+    on the int8 grid; the loss of each step). Loss: squared error of the centred log-probabilities;
+    every block trains, BatchNorm in inference mode (`unfreeze`)."""
+    student = keras.models.clone_model(model)
+    student.set_weights(model.get_weights())
+    weights = _StraightThrough(student, learning_rate)
+    simulated, _ = calibrated_fake_quant(student, images, float_stem=True)
+    crops = augmenter("crop_flip", seed)
+    pool = tf.constant(images, tf.float32)
+
+    def centred_log(outputs):
+        log = tf.math.log(tf.maximum(tf.cast(outputs, tf.float32), 1e-12))
+        return log - tf.reduce_mean(log, axis=-1, keepdims=True)
+
+    @tf.function
+    def step(index):
+        x = crops(tf.gather(pool, index), training=True)
+        target = centred_log(model(x, training=False))
+        weights.snap()
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(centred_log(simulated(x, training=False)) - target))
+        weights.apply(tape, loss)
+        return loss
+
+    rng = np.random.default_rng(seed)
+    losses = [float(step(tf.constant(rng.choice(len(images), batch_size, replace=len(images) < batch_size))))
+              for _ in range(steps)]
+    weights.snap()
+    return student, losses

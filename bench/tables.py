@@ -146,6 +146,18 @@ def int8_noise(top: int = 8) -> str:
          f"{r['all_tensors']['top1_agreement']:.3f}"]])
 
 
+def int8_distill() -> str:
+    table = []
+    for measured in _load("int8_distill")["models"].values():
+        for variant, row in measured["rows"].items():
+            losses = (f"{row['loss_first_tenth']:.4f} → {row['loss_last_tenth']:.4f}" if "loss_first_tenth" in row else "–")
+            table.append([variant, f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.3f}",
+                          _optional(row.get("float_student_agreement")), losses, row.get("distill_seconds", "–")])
+    return _markdown(["int8 variant", "top-1 agreement with Keras", "max abs diff (probabilities)",
+                      "its float weights: agreement with Keras", "distillation loss, first → last tenth of steps",
+                      "distillation s"], table)
+
+
 def audio() -> str:
     rows = _load("audio")["rows"]
     speakers = list(rows[0]["per_speaker"])
@@ -172,7 +184,8 @@ def scale() -> str:
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
           "mobile_vnni": lambda: mobile("mobile_vnni"), "mobile_vnni_speed": lambda: mobile_speed("mobile_vnni"),
-          "int8_noise": int8_noise,
+          "mobile_default": lambda: mobile("mobile_default"), "mobile_default_speed": lambda: mobile_speed("mobile_default"),
+          "int8_noise": int8_noise, "int8_distill": int8_distill,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
           "recipe_selection": recipe_selection}

@@ -1,0 +1,114 @@
+"""int8 from quantisation-aware distillation against kerastl's post-training int8, side by side.
+
+    .venv/bin/python bench/int8_distill.py RUN DATA [RUN DATA ...] [--distill 150:1e-5:calibration ...]
+
+RUN: a `kerastl train` run directory (its model.keras), DATA: the image folder it trained on. Per model,
+the calibration images are the first 100 training images (as `bench/mobile.py`), the scores are on the
+held-out split: top-1 agreement and max |dp| of each int8 file against the Keras model, and the
+distillation's seconds. Variants: int8 as kerastl ships it (greedy-AdaRound kernels, stem in float),
+the same with the classifier tail (the last fully-connected op onwards) in float, and one
+`qat.int8_distilled` copy per `--distill STEPS:LR:IMAGES` (IMAGES: the 100 calibration images or all
+training images), converted like the shipped one but from its own kernels (already on the int8 grid).
+"""
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import write_result  # noqa: E402
+from qat import int8_distilled  # noqa: E402
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow.lite.python import convert, schema_py_generated as schema  # noqa: E402
+
+from kerastl.data import image_folder  # noqa: E402
+from kerastl.export import runners, tflite  # noqa: E402
+from kerastl.export.fresh_process import predict  # noqa: E402
+from kerastl.export.rounding import int8_rounded  # noqa: E402
+
+
+def tail_ops(flatbuffer: bytes) -> list[str]:
+    """Output names of the ops from the last FULLY_CONNECTED on."""
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    graph = model.Subgraphs(0)
+    names, last = [], None
+    for i in range(graph.OperatorsLength()):
+        op = graph.Operators(i)
+        code = model.OperatorCodes(op.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.FULLY_CONNECTED:
+            last = len(names)
+        names.append(graph.Tensors(op.Outputs(0)).Name().decode())
+    return names[last:] if last is not None else []
+
+
+def scores(path: Path, held_out: np.ndarray, reference: np.ndarray) -> dict:
+    outputs, _ = predict(runners.tflite(path), held_out)
+    return {"top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean()),
+            "max_abs_diff": round(float(np.abs(outputs - reference).max()), 4),
+            "size_bytes": path.stat().st_size}
+
+
+def model_rows(run: Path, data: Path, distill: list[str]) -> dict:
+    model = keras.models.load_model(run / "model.keras")
+    images = image_folder(data, image_size=tuple(model.inputs[0].shape[1:3]))
+    train = np.concatenate([x.numpy() for x, _ in images.train])
+    calibration = train[:100]
+    held_out = np.concatenate([x.numpy() for x, _ in images.val])
+    reference = model.predict(held_out, verbose=0)
+    rows = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        def int8_file(source: keras.Model, label: str, tail: bool = False) -> Path:
+            graph = f"{scratch}/{len(rows)}"
+            tflite._save_graph(source, graph)
+            calibrated = tflite.converter(graph, "int8", calibration).convert()
+            denied = tflite.float_ops(calibrated) + (tail_ops(calibrated) if tail else [])
+            path = Path(scratch) / f"{len(rows)}.tflite"
+            path.write_bytes(convert.mlir_quantize(calibrated, input_data_type=tf.uint8, output_data_type=tf.float32,
+                                                   denylisted_nodes=denied))
+            rows[label] = scores(path, held_out, reference)
+            print(label, rows[label], flush=True)
+            return path
+
+        rounded = int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES])
+        int8_file(rounded, "int8 as shipped")
+        int8_file(rounded, "int8, classifier tail in float", tail=True)
+        for spec in distill:
+            steps, learning_rate, source = spec.split(":")
+            pool = calibration if source == "calibration" else train
+            start = time.perf_counter()
+            distilled, losses = int8_distilled(model, pool, steps=int(steps), learning_rate=float(learning_rate))
+            seconds = round(time.perf_counter() - start, 1)
+            label = f"int8, distilled {steps} steps at lr {learning_rate} on {len(pool)} images"
+            int8_file(distilled, label)
+            tenth = max(1, len(losses) // 10)
+            rows[label].update({
+                "distill_seconds": seconds, "loss_first_tenth": round(float(np.mean(losses[:tenth])), 4),
+                "loss_last_tenth": round(float(np.mean(losses[-tenth:])), 4),
+                "float_student_agreement": float((distilled.predict(held_out, verbose=0).argmax(-1)
+                                                  == reference.argmax(-1)).mean())})
+    return {"held_out": len(held_out), "keras_accuracy": float(
+        (reference.argmax(-1) == np.concatenate([y.numpy() for _, y in images.val])).mean()), "rows": rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("pairs", nargs="+", help="RUN DATA pairs")
+    parser.add_argument("--distill", nargs="+", default=["150:1e-5:calibration"],
+                        help="STEPS:LR:IMAGES, IMAGES calibration or train")
+    parser.add_argument("--result", default="int8_distill")
+    args = parser.parse_args()
+    if len(args.pairs) % 2:
+        parser.error("give RUN DATA pairs")
+    results = {}
+    for run, data in zip(args.pairs[::2], args.pairs[1::2]):
+        results[run] = model_rows(Path(run), Path(data), args.distill)
+    write_result(args.result, {"models": results}, command=" ".join(["python bench/int8_distill.py", *sys.argv[1:]]))
+
+
+if __name__ == "__main__":
+    main()

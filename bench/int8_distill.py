@@ -8,7 +8,8 @@ held-out split: top-1 agreement and max |dp| of each int8 file against the Keras
 distillation's seconds. Variants: int8 as kerastl ships it (greedy-AdaRound kernels, stem in float),
 the same with the classifier tail (the last fully-connected op onwards) in float, and one
 `qat.int8_distilled` copy per `--distill STEPS:LR:IMAGES` (IMAGES: the 100 calibration images or all
-training images), converted like the shipped one but from its own kernels (already on the int8 grid).
+training images, which also set the simulation's activation ranges; the file is calibrated on the 100),
+converted like the shipped one but from its own kernels (already on the int8 grid).
 """
 import argparse
 import sys
@@ -62,7 +63,7 @@ def model_rows(run: Path, data: Path, distill: list[str]) -> dict:
     reference = model.predict(held_out, verbose=0)
     rows = {}
     with tempfile.TemporaryDirectory() as scratch:
-        def int8_file(source: keras.Model, label: str, tail: bool = False) -> Path:
+        def int8_file(source: keras.Model, label: str, tail: bool = False) -> None:
             graph = f"{scratch}/{len(rows)}"
             tflite._save_graph(source, graph)
             calibrated = tflite.converter(graph, "int8", calibration).convert()
@@ -72,7 +73,6 @@ def model_rows(run: Path, data: Path, distill: list[str]) -> dict:
                                                    denylisted_nodes=denied))
             rows[label] = scores(path, held_out, reference)
             print(label, rows[label], flush=True)
-            return path
 
         rounded = int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES])
         int8_file(rounded, "int8 as shipped")
@@ -104,6 +104,9 @@ def main() -> None:
     args = parser.parse_args()
     if len(args.pairs) % 2:
         parser.error("give RUN DATA pairs")
+    for spec in args.distill:
+        if len(spec.split(":")) != 3 or spec.split(":")[2] not in ("calibration", "train"):
+            parser.error(f"--distill takes STEPS:LR:IMAGES with IMAGES calibration or train, got {spec!r}")
     results = {}
     for run, data in zip(args.pairs[::2], args.pairs[1::2]):
         results[run] = model_rows(Path(run), Path(data), args.distill)

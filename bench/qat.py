@@ -14,7 +14,7 @@ that same noise, then leaves it holding weights that are exactly on the int8 gri
   the min/max ranges TFLite's calibration would take from the same representative images.
 
 `int8_distilled` does the same without labels: the student learns to reproduce the float model's own
-outputs on random crops and flips of real images (quantisation-aware distillation).
+outputs on random crops, shifts and flips (`crop_flip`) of real images (quantisation-aware distillation).
 """
 from __future__ import annotations
 
@@ -81,10 +81,10 @@ def _followed_by_activation(layer: keras.layers.Layer) -> bool:
 def with_fake_quant(model: keras.Model, float_stem: bool = False) -> tuple[keras.Model, list[FakeQuant]]:
     """A model sharing `model`'s layers (and so its weights) with a FakeQuant on each int8 tensor.
     `float_stem`: the tensors before the convolution that ends the stem stage stay float (its input is
-    rounded), as kerastl's int8 export keeps them (`kerastl.export.tflite.float_ops`); else only those
-    before the first convolution (the int8 of `bench/quantization.py` and `bench/int8_noise.py`)."""
+    rounded), as kerastl's int8 export keeps them (`kerastl.export.tflite.float_ops`); else every such
+    tensor is rounded, the input rescaling's too (the int8 of `bench/quantization.py` and `bench/int8_noise.py`)."""
     inserted: list[FakeQuant] = []
-    stage = {"stem_height": None, "int8": False}
+    stage = {"stem_height": None, "int8": not float_stem}
 
     def quantised(x, name: str):
         inserted.append(FakeQuant(name=f"{name}_fake_quant"))
@@ -95,7 +95,6 @@ def with_fake_quant(model: keras.Model, float_stem: bool = False) -> tuple[keras
             height = layer.compute_output_shape(args[0].shape)[1]
             if stage["stem_height"] is None:
                 stage["stem_height"] = height
-                stage["int8"] = not float_stem
             elif height is not None and 1 < height < stage["stem_height"]:
                 stage["int8"] = True
             if stage["int8"]:
@@ -178,8 +177,8 @@ def quantization_aware_finetune(model: keras.Model, train: tf.data.Dataset, repr
 def int8_distilled(model: keras.Model, images: np.ndarray, steps: int = 150, batch_size: int = 16,
                    learning_rate: float = 1e-5, seed: int = 0) -> tuple[keras.Model, list[float]]:
     """(a copy of `model` fine-tuned for `steps` under simulated int8 with the stem stage float, as kerastl
-    exports it, to reproduce `model`'s softmax outputs on random crops and flips of `images`, every kernel
-    on the int8 grid; the loss of each step). Loss: squared error of the centred log-probabilities;
+    exports it, to reproduce `model`'s softmax outputs on random crops, shifts and flips of `images` (which
+    also set the activation ranges), every kernel on the int8 grid; the loss of each step). Loss: squared error of the centred log-probabilities;
     every block trains, BatchNorm in inference mode (`unfreeze`)."""
     student = keras.models.clone_model(model)
     student.set_weights(model.get_weights())

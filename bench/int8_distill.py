@@ -1,12 +1,14 @@
 """int8 from quantisation-aware distillation against kerastl's post-training int8, side by side.
 
     .venv/bin/python bench/int8_distill.py RUN DATA [RUN DATA ...] [--distill 150:1e-5:calibration ...]
+                                           [--rounding-images 100 ...] [--result int8_distill]
 
 RUN: a `kerastl train` run directory (its model.keras), DATA: the image folder it trained on. Per model,
 the calibration images are the first 100 training images (as `bench/mobile.py`), the scores are on the
 held-out split: top-1 agreement and max |dp| of each int8 file against the Keras model, and the
 distillation's seconds. Variants: int8 as kerastl ships it (greedy-AdaRound kernels, stem in float),
-the same with the classifier tail (the last fully-connected op onwards) in float, and one
+the same with the classifier tail (the last fully-connected op onwards) in float, the same with its kernels
+rounded on the first N calibration images (shipped: `tflite.ROUNDING_IMAGES`) per `--rounding-images N`, and one
 `qat.int8_distilled` copy per `--distill STEPS:LR:IMAGES` (IMAGES: the 100 calibration images or all
 training images, which also set the simulation's activation ranges; the file is calibrated on the 100),
 converted like the shipped one but from its own kernels (already on the int8 grid).
@@ -54,7 +56,7 @@ def scores(path: Path, held_out: np.ndarray, reference: np.ndarray) -> dict:
             "size_bytes": path.stat().st_size}
 
 
-def model_rows(run: Path, data: Path, distill: list[str]) -> dict:
+def model_rows(run: Path, data: Path, distill: list[str], rounding_images: list[int]) -> dict:
     model = keras.models.load_model(run / "model.keras")
     images = image_folder(data, image_size=tuple(model.inputs[0].shape[1:3]))
     train = np.concatenate([x.numpy() for x, _ in images.train])
@@ -77,6 +79,8 @@ def model_rows(run: Path, data: Path, distill: list[str]) -> dict:
         rounded = int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES])
         int8_file(rounded, "int8 as shipped")
         int8_file(rounded, "int8, classifier tail in float", tail=True)
+        for n in rounding_images:
+            int8_file(int8_rounded(model, calibration[:n]), f"int8, kernels rounded on {n} calibration images")
         for spec in distill:
             steps, learning_rate, source = spec.split(":")
             pool = calibration if source == "calibration" else train
@@ -98,8 +102,10 @@ def model_rows(run: Path, data: Path, distill: list[str]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("pairs", nargs="+", help="RUN DATA pairs")
-    parser.add_argument("--distill", nargs="+", default=["150:1e-5:calibration"],
+    parser.add_argument("--distill", nargs="*", default=["150:1e-5:calibration"],
                         help="STEPS:LR:IMAGES, IMAGES calibration or train")
+    parser.add_argument("--rounding-images", type=int, nargs="*", default=[],
+                        help="also int8 with the kernels rounded on this many calibration images (at most 100)")
     parser.add_argument("--result", default="int8_distill")
     args = parser.parse_args()
     if len(args.pairs) % 2:
@@ -109,7 +115,7 @@ def main() -> None:
             parser.error(f"--distill takes STEPS:LR:IMAGES with IMAGES calibration or train, got {spec!r}")
     results = {}
     for run, data in zip(args.pairs[::2], args.pairs[1::2]):
-        results[run] = model_rows(Path(run), Path(data), args.distill)
+        results[run] = model_rows(Path(run), Path(data), args.distill, args.rounding_images)
     write_result(args.result, {"models": results}, command=" ".join(["python bench/int8_distill.py", *sys.argv[1:]]))
 
 

@@ -146,9 +146,9 @@ def int8_noise(top: int = 8) -> str:
          f"{r['all_tensors']['top1_agreement']:.3f}"]])
 
 
-def int8_distill() -> str:
+def int8_distill(result: str = "int8_distill") -> str:
     table = []
-    for measured in _load("int8_distill")["models"].values():
+    for measured in _load(result)["models"].values():
         for variant, row in measured["rows"].items():
             losses = (f"{row['loss_first_tenth']:.4f} → {row['loss_last_tenth']:.4f}" if "loss_first_tenth" in row else "–")
             table.append([variant, f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.3f}",
@@ -186,6 +186,7 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "mobile_vnni": lambda: mobile("mobile_vnni"), "mobile_vnni_speed": lambda: mobile_speed("mobile_vnni"),
           "mobile_default": lambda: mobile("mobile_default"), "mobile_default_speed": lambda: mobile_speed("mobile_default"),
           "int8_noise": int8_noise, "int8_distill": int8_distill,
+          "int8_rounding": lambda: int8_distill("int8_rounding"),
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
           "recipe_selection": recipe_selection}

@@ -72,5 +72,19 @@ def demo_model(scratch: Path):
     return keras.models.load_model(scratch / "demo" / "model.keras"), image_folder(demo.DATA, image_size=(224, 224))
 
 
+def int8_data(model, data: Path, batch_size: int = 32):
+    """-> (every training image, held-out images, held-out labels, `model`'s held-out outputs) of the image
+    folder `data` at the model's input size; the first 100 training images calibrate int8, as a run's export."""
+    import numpy as np
+
+    from kerastl.data import image_folder
+
+    images = image_folder(data, image_size=tuple(model.inputs[0].shape[1:3]))
+    train = np.concatenate([x.numpy() for x, _ in images.train])
+    held_out = np.concatenate([x.numpy() for x, _ in images.val])
+    labels = np.concatenate([y.numpy() for _, y in images.val])
+    return train, held_out, labels, model.predict(held_out, verbose=0, batch_size=batch_size)
+
+
 def accuracy(model, x, y) -> float:
     return float((model.predict(x, batch_size=64, verbose=0).argmax(1) == y).mean())

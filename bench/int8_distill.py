@@ -22,14 +22,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import int8_data, write_result  # noqa: E402
 from qat import int8_distilled  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow.lite.python import convert, schema_py_generated as schema  # noqa: E402
 
-from kerastl.data import image_folder  # noqa: E402
 from kerastl.export import runners, tflite  # noqa: E402
 from kerastl.export.fresh_process import predict  # noqa: E402
 from kerastl.export.rounding import int8_rounded  # noqa: E402
@@ -58,21 +57,19 @@ def scores(path: Path, held_out: np.ndarray, reference: np.ndarray) -> dict:
 
 def model_rows(run: Path, data: Path, distill: list[str], rounding_images: list[int]) -> dict:
     model = keras.models.load_model(run / "model.keras")
-    images = image_folder(data, image_size=tuple(model.inputs[0].shape[1:3]))
-    train = np.concatenate([x.numpy() for x, _ in images.train])
+    train, held_out, labels, reference = int8_data(model, data)
     calibration = train[:100]
-    held_out = np.concatenate([x.numpy() for x, _ in images.val])
-    reference = model.predict(held_out, verbose=0)
     rows = {}
     with tempfile.TemporaryDirectory() as scratch:
         def int8_file(source: keras.Model, label: str, tail: bool = False) -> None:
             graph = f"{scratch}/{len(rows)}"
             tflite._save_graph(source, graph)
             calibrated = tflite.converter(graph, "int8", calibration).convert()
-            denied = tflite.float_ops(calibrated) + (tail_ops(calibrated) if tail else [])
             path = Path(scratch) / f"{len(rows)}.tflite"
-            path.write_bytes(convert.mlir_quantize(calibrated, input_data_type=tf.uint8, output_data_type=tf.float32,
-                                                   denylisted_nodes=denied))
+            path.write_bytes(convert.mlir_quantize(  # kerastl's quantize_int8, with the tail denylisted too
+                calibrated, input_data_type=tf.uint8, output_data_type=tf.float32,
+                denylisted_nodes=tflite.float_ops(calibrated) + tail_ops(calibrated))
+                if tail else tflite.quantize_int8(calibrated))
             rows[label] = scores(path, held_out, reference)
             print(label, rows[label], flush=True)
 
@@ -95,8 +92,7 @@ def model_rows(run: Path, data: Path, distill: list[str], rounding_images: list[
                 "loss_last_tenth": round(float(np.mean(losses[-tenth:])), 4),
                 "float_student_agreement": float((distilled.predict(held_out, verbose=0).argmax(-1)
                                                   == reference.argmax(-1)).mean())})
-    return {"held_out": len(held_out), "keras_accuracy": float(
-        (reference.argmax(-1) == np.concatenate([y.numpy() for _, y in images.val])).mean()), "rows": rows}
+    return {"held_out": len(held_out), "keras_accuracy": float((reference.argmax(-1) == labels).mean()), "rows": rows}
 
 
 def main() -> None:

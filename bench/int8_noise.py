@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import write_result  # noqa: E402
+from common import int8_data, write_result  # noqa: E402
 from qat import calibrated_fake_quant  # noqa: E402
 
 import keras  # noqa: E402
 
 from kerastl import demo  # noqa: E402
-from kerastl.data import image_folder  # noqa: E402
 
 
 def logit_error(model, images: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -34,10 +33,8 @@ def logit_error(model, images: np.ndarray, reference: np.ndarray) -> tuple[float
 
 def main(run: Path) -> None:
     model = keras.models.load_model(run / "model.keras")
-    images = image_folder(demo.DATA, image_size=tuple(model.inputs[0].shape[1:3]))
-    calibration = np.concatenate([x.numpy() for x, _ in images.train])[:100]
-    held_out = np.concatenate([x.numpy() for x, _ in images.val])
-    reference = model.predict(held_out, verbose=0, batch_size=50)
+    train, held_out, _, reference = int8_data(model, demo.DATA, batch_size=50)
+    calibration = train[:100]
     simulated, fake_quants = calibrated_fake_quant(model, calibration)
     every, every_agreement = logit_error(simulated, held_out, reference)
     rows = []

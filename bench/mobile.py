@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PLAIN_TWO_PHASE, ROOT, SIGN_DIGITS, plain_two_phase, write_result  # noqa: E402
+from common import PLAIN_TWO_PHASE, ROOT, SIGN_DIGITS, int8_data, plain_two_phase, write_result  # noqa: E402
 from domain_adaptation import shift  # noqa: E402
 from quantization import converter  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
 
 from kerastl import demo  # noqa: E402
-from kerastl.data import few_shot_split, image_folder, load_images  # noqa: E402
+from kerastl.data import few_shot_split, load_images  # noqa: E402
 from kerastl.export import runners, tflite  # noqa: E402
 from kerastl.export.rounding import int8_rounded  # noqa: E402
 from kerastl.export.fresh_process import p50_ms, predict  # noqa: E402
@@ -63,10 +63,8 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
     normalisation and stem stage in float), int8 with only the input normalisation in float (kerastl
     before 2026-12-02), int16x8."""
     model = keras.models.load_model(run_dir / "model.keras")
-    images = image_folder(data, image_size=tuple(model.inputs[0].shape[1:3]))
-    calibration = np.concatenate([x.numpy() for x, _ in images.train])[:100]
-    held_out = np.concatenate([x.numpy() for x, _ in images.val])
-    reference = model.predict(held_out, verbose=0)
+    train, held_out, _, reference = int8_data(model, data)
+    calibration = train[:100]
     files = {"fp32": run_dir / "export" / name / "1" / "tflite" / f"{name}_fp32.tflite"}
     with tempfile.TemporaryDirectory() as scratch:
         tflite._save_graph(int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES]), f"{scratch}/graph")

@@ -13,10 +13,11 @@ do; fp32 also by MediaPipe's Python file reader):
 - sign digits, all 2062 photos, 20 % held out;
 - shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
   inverted, colour cast), 50 photos per class to train and 200 held out, written as JPEG files.
-Per model, this process then converts three 8-bit files from one int8-rounded copy and calibration, scores
-them on the same held-out photos and times them and fp32 at batch 1 side by side: int8 as kerastl ships
-it; int8 with only the input normalisation in float (before the stem stage stayed float too); int16x8
-(16-bit activations, the alternative kerastl does not ship).
+Per model, this process then converts three 8-bit files from one calibration, scores them on the same
+held-out photos and times them and fp32 at batch 1 side by side: int8 as kerastl ships it (kernels rounded
+in one pass, each layer on the rounded layers' outputs, with bias correction); int8 with each kernel rounded
+on the model's own inputs (kerastl before 2026-12-04); int16x8 (16-bit activations, from the shipped
+rounding; kerastl does not ship it).
 """
 import argparse
 import json
@@ -58,22 +59,21 @@ def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path
 
 
 def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
-    """fp32 and three 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here from one
-    int8-rounded graph and calibration, scored on the held-out photos: int8 as kerastl ships it (input
-    normalisation and stem stage in float), int8 with only the input normalisation in float (kerastl
-    before 2026-12-02), int16x8."""
+    """fp32 and three 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here with one
+    calibration, scored on the held-out photos: int8 as kerastl ships it, int8 with each kernel rounded on
+    the model's own inputs (`int8_rounded(sequential=False)`, kerastl before 2026-12-04), int16x8."""
     model = keras.models.load_model(run_dir / "model.keras")
     train, held_out, _, reference = int8_data(model, data)
     calibration = train[:100]
     files = {"fp32": run_dir / "export" / name / "1" / "tflite" / f"{name}_fp32.tflite"}
     with tempfile.TemporaryDirectory() as scratch:
-        tflite._save_graph(int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES]), f"{scratch}/graph")
-        calibrated = tflite.converter(f"{scratch}/graph", "int8", calibration).convert()
-        for variant, stem in (("int8", True), ("int8, normalisation only", False)):
-            files[variant] = Path(scratch) / f"{stem}.tflite"
-            files[variant].write_bytes(tflite.quantize_int8(calibrated, stem=stem))
+        for variant, sequential in (("int8", True), ("int8, layer by layer", False)):
+            tflite._save_graph(int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES], sequential=sequential),
+                               f"{scratch}/{sequential}")
+            files[variant] = Path(scratch) / f"{sequential}.tflite"
+            files[variant].write_bytes(tflite.convert_int8(f"{scratch}/{sequential}", calibration))
         files["int16x8"] = Path(scratch) / "int16x8.tflite"
-        files["int16x8"].write_bytes(converter(f"{scratch}/graph", "int16x8", calibration).convert())
+        files["int16x8"].write_bytes(converter(f"{scratch}/True", "int16x8", calibration).convert())
         runs = {m: runners.tflite(path) for m, path in files.items()}
         latency = {m: p50_ms(run, held_out[:1], 50) for m, run in runs.items()}
         scores = {}

@@ -123,7 +123,8 @@ def _optional(value: float | None) -> str:
 
 def mobile_speed(result: str = "mobile") -> str:
     names = {"int8": "int8 (shipped: normalisation and stem stage in float)", "fp32": "fp32",
-             "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)"}
+             "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)",
+             "int8, layer by layer": "int8, kernels rounded layer by layer (kerastl before 2026-12-04)"}
     table = []
     for model, measured in _load(result)["models"].items():
         side = measured["side_by_side"]
@@ -185,6 +186,8 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
           "mobile_vnni": lambda: mobile("mobile_vnni"), "mobile_vnni_speed": lambda: mobile_speed("mobile_vnni"),
           "mobile_default": lambda: mobile("mobile_default"), "mobile_default_speed": lambda: mobile_speed("mobile_default"),
+          "mobile_sequential": lambda: mobile("mobile_sequential"),
+          "mobile_sequential_speed": lambda: mobile_speed("mobile_sequential"),
           "int8_noise": int8_noise, "int8_distill": int8_distill,
           "int8_rounding": lambda: int8_distill("int8_rounding"),
           "audio": audio, "scale": scale, "recipes": recipes,

@@ -1,19 +1,25 @@
-"""Data-aware weight rounding for TFLite's fp16, dynamic and int8 modes (a greedy AdaRound).
+"""Data-aware weight rounding for TFLite's fp16, dynamic and int8 modes (AdaRound, greedily).
 
 TFLite rounds every kernel to the nearest point of a symmetric per-output-channel int8 grid (step =
 max |w| / 127; a following BatchNorm only rescales whole channels, so folding keeps the grid). Nearest
 is not best: on smooth inputs (e.g. upsampled photos) neighbouring taps see almost the same values, so
 the rounding errors of a channel add up instead of cancelling. `int8_rounded` returns a copy of the
 model whose kernels already lie on that grid, each output channel rounded up or down tap by tap to
-minimise its squared output error on real images, E[(Δwᵀx)²] = Δwᵀ E[xxᵀ] Δw (Nagel et al., 2020,
-"Up or Down? Adaptive Rounding", greedily). The converter then keeps those values exactly; the
-export is still verified against the original model. `fp16_rounded` does the same on the float16 grid,
-which a BatchNorm's scale would not preserve: it folds the BatchNorms first.
+minimise its squared output error on real images (Nagel et al., 2020, "Up or Down? Adaptive
+Rounding", greedily). It rounds the layers in one pass through the graph, each on the inputs the
+layers before it, already rounded, give it, to reproduce the float model's output of that layer,
+E[(w_qᵀq − wᵀx)²]; the mean of that error moves into the layer's bias (bias correction). So one
+layer's rounding error is not passed on and added to by the next. The converter then keeps those
+values exactly; the export is still verified against the original model. `fp16_rounded` rounds each
+layer on the model's own inputs, E[(Δwᵀx)²], on the float16 grid, which a BatchNorm's scale would not
+preserve: it folds the BatchNorms first.
 """
 from __future__ import annotations
 
 import keras
 import numpy as np
+from keras import tree
+from keras.src.models.functional import Functional
 
 PATCHES_PER_BATCH = 1024  # input patches sampled per layer and batch for E[xxᵀ]
 MAX_TAPS = 2304  # larger kernels (e.g. 3x3x512) keep nearest rounding: the greedy pass is O(taps²)
@@ -23,24 +29,25 @@ Moments = dict[str, tuple[np.ndarray, np.ndarray]]  # layer name -> (Σppᵀ, Σ
 
 
 def int8_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2,
-                 moments: Moments | None = None) -> keras.Model:
+                 sequential: bool = True) -> keras.Model:
     """A copy of `model` with every Dense / Conv2D / DepthwiseConv2D kernel on TFLite's int8 grid,
-    rounded to minimise each layer's output error on `images` (real inputs, e.g. the calibration set).
-    `passes=0` gives nearest rounding; `moments`: `input_moments(model, images)` if already computed."""
-    return _rounded_copy(model, images, "int8", batch_size, passes, moments)
+    rounded to minimise each layer's output error on `images` (real inputs, e.g. the calibration set;
+    all of them go through the graph at once, twice: the model's and the copy's half).
+    `sequential=False`, or a model that is not a graph of functional models: each layer rounded on the
+    model's own inputs, no bias correction. `passes=0` with `sequential=False` gives nearest rounding."""
+    graphs = all(isinstance(m, Functional) for m in model._flatten_layers() if isinstance(m, keras.Model))
+    return _rounded_copy(model, images, "int8", batch_size, passes, sequential and graphs)
 
 
-def fp16_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2,
-                 moments: Moments | None = None) -> keras.Model:
+def fp16_rounded(model: keras.Model, images: np.ndarray, batch_size: int = 8, passes: int = 2) -> keras.Model:
     """A copy of `model` with each BatchNorm folded into the kernel before it (the BatchNorm left as an
     exact identity plus the folded bias, which TFLite folds again without changing a bit) and every
     kernel on the float16 grid, rounded like `int8_rounded`: TFLite's fp16 mode then keeps them exactly."""
-    return _rounded_copy(model, images, "fp16", batch_size, passes, moments)
+    return _rounded_copy(model, images, "fp16", batch_size, passes)
 
 
-def input_moments(model: keras.Model, images: np.ndarray, batch_size: int = 8) -> Moments:
-    """The input statistics the rounding needs, for every roundable layer of `model` (by name): computed
-    once, they serve the fp16 and the int8 copy (folding BatchNorms does not change a layer's input)."""
+def _input_moments(model: keras.Model, images: np.ndarray, batch_size: int) -> Moments:
+    """(Σppᵀ, Σp) of the input patches of every roundable layer of `model` (by name) on `images`."""
     layers = [layer for layer in model._flatten_layers() if _supported(layer)]
     totals = [(0.0, 0.0)] * len(layers)
     rng = np.random.default_rng(0)  # other positions in every batch
@@ -52,11 +59,14 @@ def input_moments(model: keras.Model, images: np.ndarray, batch_size: int = 8) -
 
 
 def _rounded_copy(model: keras.Model, images: np.ndarray, grid: str, batch_size: int, passes: int,
-                  moments: Moments | None) -> keras.Model:
+                  sequential: bool = False) -> keras.Model:
     copy = keras.models.clone_model(model)
     copy.set_weights(model.get_weights())
     folded = _fold_batch_norms(copy) if grid == "fp16" else {}
-    moments = moments if moments is not None else input_moments(model, images, batch_size)
+    if sequential:
+        _round_sequentially(model, copy, images, batch_size, passes)
+        return copy
+    moments = _input_moments(model, images, batch_size)
     for layer in copy._flatten_layers():
         if not _supported(layer):
             continue
@@ -69,6 +79,88 @@ def _rounded_copy(model: keras.Model, images: np.ndarray, grid: str, batch_size:
             bias_error = bias.numpy().astype(np.float64) - exact
         layer.kernel.assign(_round(layer, second, first, bias_error, passes, grid))
     return copy
+
+
+def _round_sequentially(model: keras.Model, copy: keras.Model, images: np.ndarray, batch_size: int,
+                        passes: int) -> None:
+    """Round `copy`'s kernels (int8 grid) in one pass through its graph (`_round_on_inputs` at each layer,
+    before it runs): the model runs on the first half of a stacked batch, the copy on the second."""
+    originals = {layer.name: layer for layer in model._flatten_layers() if layer.weights}
+    norms = _following_batch_norms(copy)
+    count = PATCHES_PER_BATCH * -(-len(images) // batch_size)  # as many patches as _input_moments samples
+    n = len(images)
+
+    def step(operation):
+        if isinstance(operation, Functional):
+            return lambda inputs, **kwargs: operation._run_through_graph(inputs, operation_fn=step)
+        original = originals[operation.name] if operation.weights else operation
+
+        def call(*args, **kwargs):
+            if "training" in getattr(operation, "_call_context_args", ()):
+                kwargs["training"] = False
+            in_model, in_copy = (tree.map_structure(lambda t: t[half] if keras.ops.is_tensor(t) else t, args)
+                                 for half in (slice(0, n), slice(n, None)))
+            if _supported(operation):
+                _round_on_inputs(operation, np.asarray(in_copy[0]), np.asarray(in_model[0]), count, passes,
+                                 norms.get(id(operation)))
+            return tree.map_structure(lambda a, b: keras.ops.concatenate([a, b], 0),
+                                      original(*in_model, **kwargs), operation(*in_copy, **kwargs))
+        return call
+
+    copy._run_through_graph(keras.ops.convert_to_tensor(np.concatenate([images, images])), operation_fn=step)
+
+
+def _round_on_inputs(layer, q: np.ndarray, x: np.ndarray, count: int, passes: int, norm) -> None:
+    """Round `layer`'s kernel to minimise E[(w_qᵀq − wᵀx)²] over its input patches: q in the rounded copy,
+    x in the model at the same positions; then shift its bias (or `norm`, the moving mean of the
+    BatchNorm it feeds) by the mean of that error."""
+    qq, qx, sq, sx, total = _cross_moments(layer, *(_patches(layer, v, np.random.default_rng(0), count) for v in (q, x)))
+    place = layer.bias if layer.use_bias else norm
+    if place is not None:  # the bias absorbs the mean error: round for the centred error
+        qq, qx = qq - _outer(sq, sq) / total, qx - _outer(sq, sx) / total
+    kernel = _round(layer, qq, None, None, passes, "int8", cross=qx)
+    if place is not None:  # BatchNorm(y + shift) == BatchNorm(y) with its moving mean lowered by shift
+        shift = (_column_means(layer, layer.kernel.numpy(), sx) - _column_means(layer, kernel, sq)) / total
+        place.assign((place.numpy() + (shift if layer.use_bias else -shift)).astype(place.dtype))
+    layer.kernel.assign(kernel)
+
+
+def _following_batch_norms(model: keras.Model) -> dict[int, "keras.Variable"]:
+    """{id(linear Dense/Conv2D/DepthwiseConv2D without bias): moving mean of the BatchNorm it alone feeds}."""
+    found = {}
+    for bn in model._flatten_layers():
+        if not isinstance(bn, keras.layers.BatchNormalization) or bn.axis not in (-1, len(bn.input.shape) - 1):
+            continue
+        producer = bn._inbound_nodes[0].input_tensors[0]._keras_history[0]
+        if (_supported(producer) and not producer.use_bias and len(producer._outbound_nodes) == 1
+                and producer.activation is keras.activations.linear):
+            found[id(producer)] = bn.moving_mean
+    return found
+
+
+def _outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a bᵀ, per channel for (channels, taps) sums."""
+    return a[..., :, None] * b[..., None, :]
+
+
+def _column_means(layer, kernel: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Σ over patches of each output column, kernelᵀ Σp, flattened like the layer's bias."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D):  # sums (c, taps), kernel (kh, kw, c, m)
+        w = kernel.reshape(-1, *kernel.shape[-2:]).astype(np.float64)
+        return np.einsum("tcm,ct->cm", w, sums).reshape(-1)
+    return kernel.reshape(-1, kernel.shape[-1]).astype(np.float64).T @ sums
+
+
+def _cross_moments(layer, q: np.ndarray, x: np.ndarray) -> tuple:
+    """(Σqqᵀ, Σqxᵀ, Σq, Σx, n) of matching patches q (rounded copy) and x (model); per channel for depthwise."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        channels = layer.kernel.shape[-2]
+        q, x = (p.reshape(len(p), -1, channels).transpose(2, 0, 1) for p in (q, x))
+        q_t = q.transpose(0, 2, 1)
+        return ((q_t @ q).astype(np.float64), (q_t @ x).astype(np.float64), q.sum(1, dtype=np.float64),
+                x.sum(1, dtype=np.float64), q.shape[1])
+    return ((q.T @ q).astype(np.float64), (q.T @ x).astype(np.float64), q.sum(0, dtype=np.float64),
+            x.sum(0, dtype=np.float64), len(q))
 
 
 def _fold_batch_norms(model: keras.Model) -> dict[int, keras.layers.BatchNormalization]:
@@ -114,7 +206,8 @@ def _layer_inputs(model: keras.Model, layers: list, images: np.ndarray) -> list[
     found = {}
 
     def walk(graph: keras.Model, x) -> None:
-        targets = [layer for layer in graph.layers if layer in layers or isinstance(layer, keras.Model)]
+        targets = [layer for layer in graph.layers if layer in layers or isinstance(layer, keras.Model)
+                   and any(inner in layers for inner in layer._flatten_layers())]
         probe = keras.Model(graph.inputs[0] if len(graph.inputs) == 1 else graph.inputs,
                             [layer._inbound_nodes[0].input_tensors[0] for layer in targets])
         outputs = probe(x, training=False)
@@ -128,12 +221,12 @@ def _layer_inputs(model: keras.Model, layers: list, images: np.ndarray) -> list[
     return [found[id(layer)] for layer in layers]
 
 
-def _patches(layer, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _patches(layer, x: np.ndarray, rng: np.random.Generator, count: int = PATCHES_PER_BATCH) -> np.ndarray:
     """Up to PATCHES_PER_BATCH input patches of `layer` at random output positions: (patches, taps), taps
     ordered (kh, kw, channels) like the kernel. Only the sampled patches are gathered."""
     if isinstance(layer, keras.layers.Dense):
         rows = x.reshape(-1, x.shape[-1])
-        return rows[rng.choice(len(rows), min(len(rows), PATCHES_PER_BATCH), replace=False)]
+        return rows[rng.choice(len(rows), min(len(rows), count), replace=False)]
     (kh, kw), (sh, sw), (dh, dw) = layer.kernel_size, layer.strides, layer.dilation_rate
     _, height, width, _ = x.shape
     if layer.padding == "same":  # TensorFlow's SAME: the extra row/column of padding goes last
@@ -144,7 +237,7 @@ def _patches(layer, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     else:
         out_h, out_w = (height - (kh - 1) * dh - 1) // sh + 1, (width - (kw - 1) * dw - 1) // sw + 1
     positions = len(x) * out_h * out_w
-    index = rng.choice(positions, min(positions, PATCHES_PER_BATCH), replace=False)
+    index = rng.choice(positions, min(positions, count), replace=False)
     image, rest = np.divmod(index, out_h * out_w)
     oy, ox = np.divmod(rest, out_w)
     ys = oy[:, None] * sh + np.arange(kh) * dh
@@ -162,8 +255,8 @@ def _moments(layer, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
     return (p.T @ p).astype(np.float64), p.sum(0, dtype=np.float64)
 
 
-def _round(layer, moment: np.ndarray, first: np.ndarray, bias_error: np.ndarray | None, passes: int,
-           grid: str) -> np.ndarray:
+def _round(layer, moment: np.ndarray, first: np.ndarray | None, bias_error: np.ndarray | None, passes: int,
+           grid: str, cross: np.ndarray | None = None) -> np.ndarray:
     """The kernel of `layer` on `grid` ("int8": per-output-channel symmetric; "fp16"), each tap rounded
     down or up, greedily, to lower every column's squared output error Σ(Δwᵀp + Δb)² = ΔwᵀMΔw + 2ΔbΔwᵀΣp
     + const (M = `moment`, Σp = `first`, Δb = `bias_error`), starting from nearest rounding."""
@@ -173,17 +266,17 @@ def _round(layer, moment: np.ndarray, first: np.ndarray, bias_error: np.ndarray 
     if depthwise:  # (kh, kw, c, m) -> (taps, c*m); each column has its channel's moment
         w = kernel.reshape(-1, shape[-2] * shape[-1])
         moment = np.repeat(moment, shape[-1], axis=0)  # (c*m, taps, taps), columns c-major like w
-        first = np.repeat(first, shape[-1], axis=0).T  # (taps, c*m)
+        cross = None if cross is None else np.repeat(cross, shape[-1], axis=0)
+        first = None if first is None else np.repeat(first, shape[-1], axis=0).T  # (taps, c*m)
     else:
-        first = first[:, None]
+        first = None if first is None else first[:, None]
         w = kernel.reshape(-1, shape[-1])
     current, other = _neighbours(w, grid)
-    error = current - w
-    if depthwise:
-        gradient = np.einsum("oij,jo->io", moment, error)  # M Δ, per column
+    if depthwise:  # M w_q - C w, per column (C = M when the inputs are the model's own)
+        gradient = np.einsum("oij,jo->io", moment, current) - np.einsum("oij,jo->io", moment if cross is None else cross, w)
         diagonal = np.einsum("oii->io", moment)
     else:
-        gradient = moment @ error
+        gradient = moment @ current - (moment if cross is None else cross) @ w
         diagonal = np.diag(moment)[:, None]
     if bias_error is not None:
         gradient = gradient + first * bias_error

@@ -24,7 +24,7 @@ import tensorflow as tf
 from tensorflow.lite.python import convert, schema_py_generated as schema
 
 from kerastl.export.metadata import with_metadata
-from kerastl.export.rounding import fp16_rounded, input_moments, int8_rounded
+from kerastl.export.rounding import fp16_rounded, int8_rounded
 from kerastl.progress import phase
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
@@ -97,15 +97,12 @@ def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[st
     written = {}
     with tempfile.TemporaryDirectory() as scratch:
         graphs = {}  # one SavedModel per set of weights, converted once per mode
-        moments = None  # the rounded copies' input statistics, computed once
         for mode in modes:
             rounding = ROUNDED.get(mode) if representative is not None else None
             if rounding not in graphs:
                 graphs[rounding] = f"{scratch}/{len(graphs)}"
                 with phase(f"export: {rounding.__name__ + ' copy' if rounding else 'graph'} for TFLite"):
-                    if rounding and moments is None:
-                        moments = input_moments(model, representative[:ROUNDING_IMAGES])
-                    source = rounding(model, representative[:ROUNDING_IMAGES], moments=moments) if rounding else model
+                    source = rounding(model, representative[:ROUNDING_IMAGES]) if rounding else model
                     _save_graph(source, graphs[rounding], kind)
             written[mode] = directory / f"{name}_{mode}.tflite"
             with phase(f"export: TFLite {mode}"):

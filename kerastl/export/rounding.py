@@ -85,44 +85,49 @@ def _round_sequentially(model: keras.Model, copy: keras.Model, images: np.ndarra
                         passes: int) -> None:
     """Round `copy`'s kernels (int8 grid) in one pass through its graph (`_round_on_inputs` at each layer,
     before it runs): the model runs on the first half of a stacked batch, the copy on the second."""
-    originals = {layer.name: layer for layer in model._flatten_layers() if layer.weights}
+    originals = {id(mine): theirs for mine, theirs in zip(copy._flatten_layers(), model._flatten_layers())}
     norms = _following_batch_norms(copy)
     count = PATCHES_PER_BATCH * -(-len(images) // batch_size)  # as many patches as _input_moments samples
-    n = len(images)
+    n, done = len(images), set()
+
+    def halves(structure):
+        return (tree.map_structure(lambda t: t[half] if keras.ops.is_tensor(t) else t, structure)
+                for half in (slice(0, n), slice(n, None)))
 
     def step(operation):
         if isinstance(operation, Functional):
             return lambda inputs, **kwargs: operation._run_through_graph(inputs, operation_fn=step)
-        original = originals[operation.name] if operation.weights else operation
+        original = originals.get(id(operation), operation)  # bare ops (no layer) have no weights
 
         def call(*args, **kwargs):
             if "training" in getattr(operation, "_call_context_args", ()):
                 kwargs["training"] = False
-            in_model, in_copy = (tree.map_structure(lambda t: t[half] if keras.ops.is_tensor(t) else t, args)
-                                 for half in (slice(0, n), slice(n, None)))
-            if _supported(operation):
-                _round_on_inputs(operation, np.asarray(in_copy[0]), np.asarray(in_model[0]), count, passes,
-                                 norms.get(id(operation)))
+            (args_model, args_copy), (kwargs_model, kwargs_copy) = halves(args), halves(kwargs)
+            if _supported(operation) and id(operation) not in done:  # a shared layer: at its first call
+                done.add(id(operation))
+                _round_on_inputs(operation, original.kernel.numpy(), np.asarray(args_copy[0]),
+                                 np.asarray(args_model[0]), count, passes, norms.get(id(operation)))
             return tree.map_structure(lambda a, b: keras.ops.concatenate([a, b], 0),
-                                      original(*in_model, **kwargs), operation(*in_copy, **kwargs))
+                                      original(*args_model, **kwargs_model), operation(*args_copy, **kwargs_copy))
         return call
 
     copy._run_through_graph(keras.ops.convert_to_tensor(np.concatenate([images, images])), operation_fn=step)
 
 
-def _round_on_inputs(layer, q: np.ndarray, x: np.ndarray, count: int, passes: int, norm) -> None:
-    """Round `layer`'s kernel to minimise E[(w_qᵀq − wᵀx)²] over its input patches: q in the rounded copy,
-    x in the model at the same positions; then shift its bias (or `norm`, the moving mean of the
-    BatchNorm it feeds) by the mean of that error."""
+def _round_on_inputs(layer, kernel: np.ndarray, q: np.ndarray, x: np.ndarray, count: int, passes: int,
+                     norm) -> None:
+    """Round `layer`'s kernel (the model's: `kernel`) to minimise E[(w_qᵀq − wᵀx)²] over its input
+    patches: q in the rounded copy, x in the model at the same positions; then shift its bias (or
+    `norm`, the moving mean of the BatchNorm it feeds) by the mean of that error."""
     qq, qx, sq, sx, total = _cross_moments(layer, *(_patches(layer, v, np.random.default_rng(0), count) for v in (q, x)))
     place = layer.bias if layer.use_bias else norm
     if place is not None:  # the bias absorbs the mean error: round for the centred error
         qq, qx = qq - _outer(sq, sq) / total, qx - _outer(sq, sx) / total
-    kernel = _round(layer, qq, None, None, passes, "int8", cross=qx)
+    rounded = _round(layer, qq, None, None, passes, "int8", cross=qx, kernel=kernel)
     if place is not None:  # BatchNorm(y + shift) == BatchNorm(y) with its moving mean lowered by shift
-        shift = (_column_means(layer, layer.kernel.numpy(), sx) - _column_means(layer, kernel, sq)) / total
+        shift = (_column_means(layer, kernel, sx) - _column_means(layer, rounded, sq)) / total
         place.assign((place.numpy() + (shift if layer.use_bias else -shift)).astype(place.dtype))
-    layer.kernel.assign(kernel)
+    layer.kernel.assign(rounded)
 
 
 def _following_batch_norms(model: keras.Model) -> dict[int, "keras.Variable"]:
@@ -222,7 +227,7 @@ def _layer_inputs(model: keras.Model, layers: list, images: np.ndarray) -> list[
 
 
 def _patches(layer, x: np.ndarray, rng: np.random.Generator, count: int = PATCHES_PER_BATCH) -> np.ndarray:
-    """Up to PATCHES_PER_BATCH input patches of `layer` at random output positions: (patches, taps), taps
+    """Up to `count` input patches of `layer` at random output positions: (patches, taps), taps
     ordered (kh, kw, channels) like the kernel. Only the sampled patches are gathered."""
     if isinstance(layer, keras.layers.Dense):
         rows = x.reshape(-1, x.shape[-1])
@@ -256,11 +261,13 @@ def _moments(layer, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
 
 
 def _round(layer, moment: np.ndarray, first: np.ndarray | None, bias_error: np.ndarray | None, passes: int,
-           grid: str, cross: np.ndarray | None = None) -> np.ndarray:
-    """The kernel of `layer` on `grid` ("int8": per-output-channel symmetric; "fp16"), each tap rounded
-    down or up, greedily, to lower every column's squared output error Σ(Δwᵀp + Δb)² = ΔwᵀMΔw + 2ΔbΔwᵀΣp
-    + const (M = `moment`, Σp = `first`, Δb = `bias_error`), starting from nearest rounding."""
-    kernel = layer.kernel.numpy().astype(np.float64)
+           grid: str, cross: np.ndarray | None = None, kernel: np.ndarray | None = None) -> np.ndarray:
+    """`kernel` (default: `layer`'s) on `grid` ("int8": per-output-channel symmetric; "fp16"), each tap
+    rounded down or up, greedily, to lower every column's squared output error Σ(Δwᵀp + Δb)² = ΔwᵀMΔw +
+    2ΔbΔwᵀΣp + const (M = `moment`, Σp = `first`, Δb = `bias_error`), starting from nearest rounding.
+    With `cross` = C (the layer's inputs in a rounded copy q against the model's x: M = Σqqᵀ, C = Σqxᵀ)
+    the error is Σ(w_qᵀq − wᵀx)² = w_qᵀMw_q − 2w_qᵀCw + const."""
+    kernel = (layer.kernel.numpy() if kernel is None else kernel).astype(np.float64)
     shape = kernel.shape
     depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
     if depthwise:  # (kh, kw, c, m) -> (taps, c*m); each column has its channel's moment

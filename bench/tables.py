@@ -3,6 +3,7 @@
     .venv/bin/python bench/tables.py
 """
 import json
+from statistics import mean
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent.parent / "zoo" / "results"
@@ -159,6 +160,19 @@ def int8_distill(result: str = "int8_distill") -> str:
                       "distillation s"], table)
 
 
+def int8_draws() -> str:
+    r = _load("int8_draws")
+    table = []
+    for n, rows in r["rows"].items():
+        agreement = [row["top1_agreement"] for row in rows]
+        table.append([n, " / ".join(f"{a:.3f}" for a in agreement), f"{mean(agreement):.4f}",
+                      f"{sum(a >= 0.99 for a in agreement)} of {len(rows)}",
+                      f"{mean([row['max_abs_diff'] for row in rows]):.3f}",
+                      f"{mean([row['rounding_seconds'] for row in rows]):.1f}"])
+    return _markdown(["kernels rounded on (images)", "top-1 agreement with Keras, draw by draw", "mean",
+                      "draws at ≥ 0.99", "mean max abs diff (probabilities)", "rounding s"], table)
+
+
 def audio() -> str:
     rows = _load("audio")["rows"]
     speakers = list(rows[0]["per_speaker"])
@@ -189,7 +203,7 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "mobile_sequential": lambda: mobile("mobile_sequential"),
           "mobile_sequential_speed": lambda: mobile_speed("mobile_sequential"),
           "int8_noise": int8_noise, "int8_distill": int8_distill,
-          "int8_rounding": lambda: int8_distill("int8_rounding"),
+          "int8_rounding": lambda: int8_distill("int8_rounding"), "int8_draws": int8_draws,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
           "recipe_selection": recipe_selection}

@@ -67,13 +67,13 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
     calibration = train[:100]
     files = {"fp32": run_dir / "export" / name / "1" / "tflite" / f"{name}_fp32.tflite"}
     with tempfile.TemporaryDirectory() as scratch:
-        for variant, sequential in (("int8", True), ("int8, layer by layer", False)):
-            tflite._save_graph(int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES], sequential=sequential),
-                               f"{scratch}/{sequential}")
-            files[variant] = Path(scratch) / f"{sequential}.tflite"
-            files[variant].write_bytes(tflite.convert_int8(f"{scratch}/{sequential}", calibration))
+        for variant, graph in (("int8", "one_pass"), ("int8, layer by layer", "layer_by_layer")):
+            rounded = int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES], sequential=graph == "one_pass")
+            tflite._save_graph(rounded, f"{scratch}/{graph}")
+            files[variant] = Path(scratch) / f"{graph}.tflite"
+            files[variant].write_bytes(tflite.convert_int8(f"{scratch}/{graph}", calibration))
         files["int16x8"] = Path(scratch) / "int16x8.tflite"
-        files["int16x8"].write_bytes(converter(f"{scratch}/True", "int16x8", calibration).convert())
+        files["int16x8"].write_bytes(converter(f"{scratch}/one_pass", "int16x8", calibration).convert())
         runs = {m: runners.tflite(path) for m, path in files.items()}
         latency = {m: p50_ms(run, held_out[:1], 50) for m, run in runs.items()}
         scores = {}

@@ -158,14 +158,10 @@ def _column_means(layer, kernel: np.ndarray, sums: np.ndarray) -> np.ndarray:
 
 def _cross_moments(layer, q: np.ndarray, x: np.ndarray) -> tuple:
     """(Σqqᵀ, Σqxᵀ, Σq, Σx, n) of matching patches q (rounded copy) and x (model); per channel for depthwise."""
-    if isinstance(layer, keras.layers.DepthwiseConv2D):
-        channels = layer.kernel.shape[-2]
-        q, x = (p.reshape(len(p), -1, channels).transpose(2, 0, 1) for p in (q, x))
-        q_t = q.transpose(0, 2, 1)
-        return ((q_t @ q).astype(np.float64), (q_t @ x).astype(np.float64), q.sum(1, dtype=np.float64),
-                x.sum(1, dtype=np.float64), q.shape[1])
-    return ((q.T @ q).astype(np.float64), (q.T @ x).astype(np.float64), q.sum(0, dtype=np.float64),
-            x.sum(0, dtype=np.float64), len(q))
+    q, x = _per_channel(layer, q), _per_channel(layer, x)
+    q_t = np.swapaxes(q, -1, -2)
+    return ((q_t @ q).astype(np.float64), (q_t @ x).astype(np.float64), q.sum(-2, dtype=np.float64),
+            x.sum(-2, dtype=np.float64), q.shape[-2])
 
 
 def _fold_batch_norms(model: keras.Model) -> dict[int, keras.layers.BatchNormalization]:
@@ -252,12 +248,17 @@ def _patches(layer, x: np.ndarray, rng: np.random.Generator, count: int = PATCHE
 
 def _moments(layer, x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(Σppᵀ, Σp) over sampled input patches p of `layer`: (taps, taps) and (taps,), or per channel
-    (channels, taps, taps) and (channels, taps) for a depthwise layer, whose channels see separate patches."""
-    p = _patches(layer, x, rng)
+    (channels, taps, taps) and (channels, taps) for a depthwise layer."""
+    p = _per_channel(layer, _patches(layer, x, rng))
+    return (np.swapaxes(p, -1, -2) @ p).astype(np.float64), p.sum(-2, dtype=np.float64)
+
+
+def _per_channel(layer, p: np.ndarray) -> np.ndarray:
+    """Patches (patches, taps) as they enter the layer's matrix product: unchanged, or for a depthwise layer,
+    whose channels see separate patches, (channels, patches, kh*kw)."""
     if isinstance(layer, keras.layers.DepthwiseConv2D):
-        per_channel = p.reshape(len(p), -1, x.shape[-1]).transpose(2, 0, 1)  # (channels, patches, kh*kw)
-        return (per_channel.transpose(0, 2, 1) @ per_channel).astype(np.float64), per_channel.sum(1, dtype=np.float64)
-    return (p.T @ p).astype(np.float64), p.sum(0, dtype=np.float64)
+        return p.reshape(len(p), -1, layer.kernel.shape[-2]).transpose(2, 0, 1)
+    return p
 
 
 def _round(layer, moment: np.ndarray, first: np.ndarray | None, bias_error: np.ndarray | None, passes: int,
@@ -269,21 +270,21 @@ def _round(layer, moment: np.ndarray, first: np.ndarray | None, bias_error: np.n
     the error is Σ(w_qᵀq − wᵀx)² = w_qᵀMw_q − 2w_qᵀCw + const."""
     kernel = (layer.kernel.numpy() if kernel is None else kernel).astype(np.float64)
     shape = kernel.shape
+    cross = moment if cross is None else cross  # C = M when the inputs are the model's own
     depthwise = isinstance(layer, keras.layers.DepthwiseConv2D)
     if depthwise:  # (kh, kw, c, m) -> (taps, c*m); each column has its channel's moment
         w = kernel.reshape(-1, shape[-2] * shape[-1])
-        moment = np.repeat(moment, shape[-1], axis=0)  # (c*m, taps, taps), columns c-major like w
-        cross = None if cross is None else np.repeat(cross, shape[-1], axis=0)
+        moment, cross = (np.repeat(m, shape[-1], axis=0) for m in (moment, cross))  # (c*m, taps, taps), c-major like w
         first = None if first is None else np.repeat(first, shape[-1], axis=0).T  # (taps, c*m)
     else:
         first = None if first is None else first[:, None]
         w = kernel.reshape(-1, shape[-1])
     current, other = _neighbours(w, grid)
-    if depthwise:  # M w_q - C w, per column (C = M when the inputs are the model's own)
-        gradient = np.einsum("oij,jo->io", moment, current) - np.einsum("oij,jo->io", moment if cross is None else cross, w)
+    if depthwise:  # M w_q - C w, per column
+        gradient = np.einsum("oij,jo->io", moment, current) - np.einsum("oij,jo->io", cross, w)
         diagonal = np.einsum("oii->io", moment)
     else:
-        gradient = moment @ current - (moment if cross is None else cross) @ w
+        gradient = moment @ current - cross @ w
         diagonal = np.diag(moment)[:, None]
     if bias_error is not None:
         gradient = gradient + first * bias_error

@@ -86,5 +86,21 @@ def int8_data(model, data: Path, batch_size: int = 32):
     return train, held_out, labels, model.predict(held_out, verbose=0, batch_size=batch_size)
 
 
+def int8_files(model, calibration, scratch: Path, rules: dict[str, dict]) -> dict[str, Path]:
+    """{variant: int8 file in `scratch`} for each of `rules` (variant -> keyword arguments of
+    `tflite.float_ops`), all from one rounding (kerastl's, on the first ROUNDING_IMAGES of `calibration`,
+    whose SavedModel stays in `scratch/rounded`) and one calibration on `calibration`, as an export's."""
+    from kerastl.export import tflite
+    from kerastl.export.rounding import int8_rounded
+
+    tflite._save_graph(int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES]), f"{scratch}/rounded")
+    calibrated = tflite.converter(f"{scratch}/rounded", "int8", calibration).convert()
+    files = {}
+    for i, (variant, rule) in enumerate(rules.items()):
+        files[variant] = Path(scratch) / f"int8_{i}.tflite"
+        files[variant].write_bytes(tflite.quantize_int8(calibrated, float_names=tflite.float_ops(calibrated, **rule)))
+    return files
+
+
 def accuracy(model, x, y) -> float:
     return float((model.predict(x, batch_size=64, verbose=0).argmax(1) == y).mean())

@@ -6,8 +6,8 @@
 RUN: a `kerastl train` run directory (its model.keras), DATA: the image folder it trained on. Per model,
 the calibration images are the first 100 training images (as `bench/mobile.py`), the scores are on the
 held-out split: top-1 agreement and max |dp| of each int8 file against the Keras model, and the
-distillation's seconds. Variants: int8 as kerastl ships it (greedy-AdaRound kernels, stem in float),
-the same with the classifier tail (the last fully-connected op onwards) in float, the same with its kernels
+distillation's seconds. Variants: int8 as kerastl ships it (one-pass rounded kernels, `tflite.float_ops` in
+float: first ops and head), the same with the head in int8 too (`float_ops(head=False)`), the same with its kernels
 rounded on the first N calibration images (shipped: `tflite.ROUNDING_IMAGES`) per `--rounding-images N`, and one
 `qat.int8_distilled` copy per `--distill STEPS:LR:IMAGES` (IMAGES: the 100 calibration images or all
 training images, which also set the simulation's activation ranges; the file is calibrated on the 100),
@@ -26,32 +26,17 @@ from common import int8_data, write_result  # noqa: E402
 from qat import int8_distilled  # noqa: E402
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow.lite.python import convert, schema_py_generated as schema  # noqa: E402
 
 from kerastl.export import runners, tflite  # noqa: E402
 from kerastl.export.fresh_process import predict  # noqa: E402
 from kerastl.export.rounding import int8_rounded  # noqa: E402
 
 
-def tail_ops(flatbuffer: bytes) -> list[str]:
-    """Output names of the ops from the last FULLY_CONNECTED on."""
-    model = schema.Model.GetRootAsModel(flatbuffer, 0)
-    graph = model.Subgraphs(0)
-    names, last = [], None
-    for i in range(graph.OperatorsLength()):
-        op = graph.Operators(i)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.FULLY_CONNECTED:
-            last = len(names)
-        names.append(graph.Tensors(op.Outputs(0)).Name().decode())
-    return names[last:] if last is not None else []
-
-
 def scores(path: Path, held_out: np.ndarray, reference: np.ndarray) -> dict:
     outputs, _ = predict(runners.tflite(path), held_out)
     return {"top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean()),
             "max_abs_diff": round(float(np.abs(outputs - reference).max()), 4),
+            "mean_squared_diff": float(((outputs - reference) ** 2).sum(-1).mean()),
             "size_bytes": path.stat().st_size}
 
 
@@ -61,21 +46,18 @@ def model_rows(run: Path, data: Path, distill: list[str], rounding_images: list[
     calibration = train[:100]
     rows = {}
     with tempfile.TemporaryDirectory() as scratch:
-        def int8_file(source: keras.Model, label: str, tail: bool = False) -> None:
+        def int8_file(source: keras.Model, label: str, head: bool = True) -> None:
             graph = f"{scratch}/{len(rows)}"
             tflite._save_graph(source, graph)
             calibrated = tflite.converter(graph, "int8", calibration).convert()
             path = Path(scratch) / f"{len(rows)}.tflite"
-            path.write_bytes(convert.mlir_quantize(  # kerastl's quantize_int8, with the tail denylisted too
-                calibrated, input_data_type=tf.uint8, output_data_type=tf.float32,
-                denylisted_nodes=tflite.float_ops(calibrated) + tail_ops(calibrated))
-                if tail else tflite.quantize_int8(calibrated))
+            path.write_bytes(tflite.quantize_int8(calibrated, float_names=tflite.float_ops(calibrated, head=head)))
             rows[label] = scores(path, held_out, reference)
             print(label, rows[label], flush=True)
 
         rounded = int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES])
         int8_file(rounded, "int8 as shipped")
-        int8_file(rounded, "int8, classifier tail in float", tail=True)
+        int8_file(rounded, "int8, head in int8 too", head=False)
         for n in rounding_images:
             int8_file(int8_rounded(model, calibration[:n]), f"int8, kernels rounded on {n} calibration images")
         for spec in distill:

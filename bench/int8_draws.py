@@ -1,11 +1,15 @@
 """int8 agreement of one trained model over several calibration draws, its kernels rounded on N of them.
 
-    .venv/bin/python bench/int8_draws.py RUN DATA [--draws 5] [--rounding-images 32 100] [--result int8_draws]
+    .venv/bin/python bench/int8_draws.py RUN DATA [--draws 5] [--rounding-images 32 100]
+                                         [--rules shipped first_block stem] [--result int8_draws]
 
 RUN: a `kerastl train` run directory (its model.keras), DATA: the image folder it trained on. Draw d takes
 100 training images at random (seed d): they calibrate int8, as an export's 100 do, and the first N of them
 round the kernels (kerastl's one-pass rounding, `int8_rounded`; kerastl ships N = `tflite.ROUNDING_IMAGES`).
-Each file is converted as kerastl ships int8 and scored on the held-out photos against the Keras model.
+Each calibrated file is quantised by each of `--rules`: "shipped" (`tflite.float_ops`: the normalisation,
+stem stage and first downsampling block in float, and the head), "first_block" (the same with the head in
+int8, `float_ops(head=False)`) and "stem" (`float_ops(first_block=False, head=False)`: the normalisation and
+stem stage alone in float, kerastl's rule before), and scored on the held-out photos against the Keras model.
 """
 import argparse
 import sys
@@ -25,6 +29,10 @@ from kerastl.export import tflite  # noqa: E402
 from kerastl.export.rounding import int8_rounded  # noqa: E402
 
 CALIBRATION = 100  # images, as an export calibrates on
+# rule -> (row label, keyword arguments of tflite.float_ops)
+RULES = {"shipped": (", first ops and head in float (shipped)", {}),
+         "first_block": (", first ops in float, head in int8", {"head": False}),
+         "stem": (", stem stage alone in float", {"first_block": False, "head": False})}
 
 
 def main() -> None:
@@ -33,13 +41,14 @@ def main() -> None:
     parser.add_argument("data", type=Path)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--rounding-images", type=int, nargs="+", default=[tflite.ROUNDING_IMAGES, CALIBRATION])
+    parser.add_argument("--rules", nargs="+", choices=tuple(RULES), default=["shipped"])
     parser.add_argument("--result", default="int8_draws")
     args = parser.parse_args()
     if args.draws < 1 or not all(1 <= n <= CALIBRATION for n in args.rounding_images):
         parser.error(f"--draws must be >= 1 and --rounding-images between 1 and {CALIBRATION}")
     model = keras.models.load_model(args.run / "model.keras")
     train, held_out, labels, reference = int8_data(model, args.data)
-    rows = {n: [] for n in args.rounding_images}
+    rows = {f"{n}{RULES[rule][0]}": [] for n in args.rounding_images for rule in args.rules}
     with tempfile.TemporaryDirectory() as scratch:
         for draw in range(args.draws):
             calibration = train[np.random.default_rng(draw).choice(len(train), CALIBRATION, replace=False)]
@@ -49,13 +58,17 @@ def main() -> None:
                 seconds = round(time.perf_counter() - start, 1)
                 graph = f"{scratch}/{draw}_{n}"
                 tflite._save_graph(rounded, graph)
-                Path(f"{graph}.tflite").write_bytes(tflite.convert_int8(graph, calibration))
-                rows[n].append({"draw": draw, **scores(Path(f"{graph}.tflite"), held_out, reference),
-                                "rounding_seconds": seconds})
-                print(n, rows[n][-1], flush=True)
+                calibrated = tflite.converter(graph, "int8", calibration).convert()
+                for rule in args.rules:
+                    label, rule_options = RULES[rule]
+                    float_names = tflite.float_ops(calibrated, **rule_options)
+                    Path(f"{graph}.tflite").write_bytes(tflite.quantize_int8(calibrated, float_names=float_names))
+                    rows[f"{n}{label}"].append({"draw": draw, **scores(Path(f"{graph}.tflite"), held_out, reference),
+                                                "rounding_seconds": seconds})
+                    print(n, rule, rows[f"{n}{label}"][-1], flush=True)
     write_result(args.result, {"model": str(args.run), "held_out": len(held_out),
                                "keras_accuracy": float((reference.argmax(-1) == labels).mean()),
-                               "rows": {str(n): r for n, r in rows.items()}},
+                               "rows": rows},
                  command=" ".join(["python bench/int8_draws.py", *sys.argv[1:]]))
 
 

@@ -1,6 +1,10 @@
 """Where a trained model's int8 noise comes from: each 8-bit activation tensor's share of the logit error.
 
-    .venv/bin/python bench/int8_noise.py runs/demo    # a `kerastl train` run on kerastl's demo data
+    .venv/bin/python bench/int8_noise.py runs/demo [--float-stem] [--result int8_noise]
+
+runs/demo: a `kerastl train` run on kerastl's demo data. `--float-stem`: the stem stage stays float
+(`qat.with_fake_quant(float_stem=True)`, the int8 rule before kerastl kept the first downsampling block
+in float too), so the shares are those of the tensors that rule rounded.
 
 Simulation in Keras (`bench/qat.py`'s FakeQuant wherever TFLite keeps an int8 tensor, ranges from the same
 100 calibration images as the export), float weights, so only activation rounding counts. Per tensor,
@@ -8,6 +12,7 @@ only its own FakeQuant is on; the score is the mean squared error of the centred
 against the float model on the held-out photos (a diagnostic: nothing is chosen on it), and the top-1
 agreement. The shares add up to about the error with every tensor rounded at once (also printed).
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -31,11 +36,17 @@ def logit_error(model, images: np.ndarray, reference: np.ndarray) -> tuple[float
     return float((error ** 2).mean()), float((log_p.argmax(-1) == log_r.argmax(-1)).mean())
 
 
-def main(run: Path) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--float-stem", action="store_true")
+    parser.add_argument("--result", default="int8_noise")
+    args = parser.parse_args()
+    run = args.run
     model = keras.models.load_model(run / "model.keras")
     train, held_out, _, reference = int8_data(model, demo.DATA, batch_size=50)
     calibration = train[:100]
-    simulated, fake_quants = calibrated_fake_quant(model, calibration)
+    simulated, fake_quants = calibrated_fake_quant(model, calibration, float_stem=args.float_stem)
     every, every_agreement = logit_error(simulated, held_out, reference)
     rows = []
     for fq in fake_quants:
@@ -48,10 +59,10 @@ def main(run: Path) -> None:
     singles = sum(r["logit_mse"] for r in rows)
     for r in rows:
         r["share"] = round(r["logit_mse"] / singles, 4)
-    write_result("int8_noise", {"model": str(run), "held_out": len(held_out), "all_tensors": {
+    write_result(args.result, {"model": str(run), "held_out": len(held_out), "all_tensors": {
         "logit_mse": round(every, 6), "top1_agreement": every_agreement}, "sum_of_single_tensors": round(singles, 6),
-        "tensors": rows}, command=f"python bench/int8_noise.py {run}")
+        "tensors": rows}, command=" ".join(["python bench/int8_noise.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main()

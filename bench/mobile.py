@@ -13,11 +13,13 @@ do; fp32 also by MediaPipe's Python file reader):
 - sign digits, all 2062 photos, 20 % held out;
 - shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
   inverted, colour cast), 50 photos per class to train and 200 held out, written as JPEG files.
-Per model, this process then converts three 8-bit files from one calibration, scores them on the same
-held-out photos and times them and fp32 at batch 1 side by side: int8 as kerastl ships it (kernels rounded
-in one pass, each layer on the rounded layers' outputs, with bias correction); int8 with each kernel rounded
-on the model's own inputs (kerastl before 2026-12-04); int16x8 (16-bit activations, from the shipped
-rounding; kerastl does not ship it).
+Per model, this process then converts four 8-bit files from one calibration and one rounding (kernels
+rounded in one pass, with bias correction), scores them on the same held-out photos and times them and fp32
+at batch 1 side by side: int8 as kerastl ships it (`tflite.float_ops` in float: the input normalisation,
+the stem stage, the first downsampling block and the head); the same with the head in int8
+(`float_ops(head=False)`); int8 with only the normalisation and the stem stage in float
+(`float_ops(first_block=False, head=False)`, kerastl's rule before); int16x8 (16-bit activations; kerastl
+does not ship it).
 """
 import argparse
 import json
@@ -28,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PLAIN_TWO_PHASE, ROOT, SIGN_DIGITS, int8_data, plain_two_phase, write_result  # noqa: E402
+from common import (PLAIN_TWO_PHASE, ROOT, SIGN_DIGITS, int8_data, int8_files, plain_two_phase,  # noqa: E402
+                    write_result)
 from domain_adaptation import shift  # noqa: E402
 from quantization import converter  # noqa: E402
 
@@ -36,14 +39,16 @@ import tensorflow as tf  # noqa: E402
 
 from kerastl import demo  # noqa: E402
 from kerastl.data import few_shot_split, load_images  # noqa: E402
-from kerastl.export import runners, tflite  # noqa: E402
-from kerastl.export.rounding import int8_rounded  # noqa: E402
+from kerastl.export import runners  # noqa: E402
 from kerastl.export.fresh_process import p50_ms, predict  # noqa: E402
 from kerastl.train.run import train_run  # noqa: E402
 
 import keras  # noqa: E402
 
 VARIANTS = ("fp32", "fp16", "dynamic", "int8")
+# side-by-side int8 variant -> keyword arguments of tflite.float_ops
+INT8_RULES = {"int8": {}, "int8, head in int8": {"head": False},
+              "int8, stem stage alone in float": {"first_block": False, "head": False}}
 
 
 def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path:
@@ -59,21 +64,16 @@ def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path
 
 
 def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
-    """fp32 and three 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here with one
-    calibration, scored on the held-out photos: int8 as kerastl ships it, int8 with each kernel rounded on
-    the model's own inputs (`int8_rounded(sequential=False)`, kerastl before 2026-12-04), int16x8."""
+    """fp32 and three 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here from one
+    rounding and calibration, scored on the held-out photos: the int8 files of INT8_RULES, int16x8."""
     model = keras.models.load_model(run_dir / "model.keras")
     train, held_out, _, reference = int8_data(model, data)
     calibration = train[:100]
     files = {"fp32": run_dir / "export" / name / "1" / "tflite" / f"{name}_fp32.tflite"}
     with tempfile.TemporaryDirectory() as scratch:
-        for variant, graph in (("int8", "one_pass"), ("int8, layer by layer", "layer_by_layer")):
-            rounded = int8_rounded(model, calibration[:tflite.ROUNDING_IMAGES], sequential=graph == "one_pass")
-            tflite._save_graph(rounded, f"{scratch}/{graph}")
-            files[variant] = Path(scratch) / f"{graph}.tflite"
-            files[variant].write_bytes(tflite.convert_int8(f"{scratch}/{graph}", calibration))
+        files.update(int8_files(model, calibration, Path(scratch), INT8_RULES))
         files["int16x8"] = Path(scratch) / "int16x8.tflite"
-        files["int16x8"].write_bytes(converter(f"{scratch}/one_pass", "int16x8", calibration).convert())
+        files["int16x8"].write_bytes(converter(f"{scratch}/rounded", "int16x8", calibration).convert())
         runs = {m: runners.tflite(path) for m, path in files.items()}
         latency = {m: p50_ms(run, held_out[:1], 50) for m, run in runs.items()}
         scores = {}
@@ -81,7 +81,8 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
             outputs, _ = predict(runs[m], held_out)
             scores[m] = {"size_vs_fp32": round(files[m].stat().st_size / files["fp32"].stat().st_size, 3),
                          "top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean()),
-                         "max_abs_diff": float(np.abs(outputs - reference).max())}
+                         "max_abs_diff": float(np.abs(outputs - reference).max()),
+                         "mean_squared_diff": float(((outputs - reference) ** 2).sum(-1).mean())}
     return {"p50_ms_b1": latency, "speedup_vs_fp32": {m: round(latency["fp32"] / ms, 2) for m, ms in latency.items()},
             "scores": scores}
 

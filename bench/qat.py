@@ -81,7 +81,8 @@ def _followed_by_activation(layer: keras.layers.Layer) -> bool:
 def with_fake_quant(model: keras.Model, float_stem: bool = False) -> tuple[keras.Model, list[FakeQuant]]:
     """A model sharing `model`'s layers (and so its weights) with a FakeQuant on each int8 tensor.
     `float_stem`: the tensors before the convolution that ends the stem stage stay float (its input is
-    rounded), as kerastl's int8 export keeps them (`kerastl.export.tflite.float_ops`); else every such
+    rounded), as kerastl's int8 export kept them before it kept the first downsampling block in float too
+    (`kerastl.export.tflite.float_ops(first_block=False, head=False)`); else every such
     tensor is rounded, the input rescaling's too (the int8 of `bench/quantization.py` and `bench/int8_noise.py`)."""
     inserted: list[FakeQuant] = []
     stage = {"stem_height": None, "int8": not float_stem}
@@ -176,8 +177,8 @@ def quantization_aware_finetune(model: keras.Model, train: tf.data.Dataset, repr
 
 def int8_distilled(model: keras.Model, images: np.ndarray, steps: int = 150, batch_size: int = 16,
                    learning_rate: float = 1e-5, seed: int = 0) -> tuple[keras.Model, list[float]]:
-    """(a copy of `model` fine-tuned for `steps` under simulated int8 with the stem stage float, as kerastl
-    exports it, to reproduce `model`'s softmax outputs on random crops, shifts and flips of `images` (which
+    """(a copy of `model` fine-tuned for `steps` under simulated int8 with the stem stage float (as kerastl
+    exported it when `bench/int8_distill.py` was measured), to reproduce `model`'s softmax outputs on random crops, shifts and flips of `images` (which
     also set the activation ranges), every kernel on the int8 grid; the loss of each step). Loss: squared error of the centred log-probabilities;
     every block trains, BatchNorm in inference mode (`unfreeze`)."""
     student = keras.models.clone_model(model)

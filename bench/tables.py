@@ -122,23 +122,31 @@ def _optional(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def mobile_speed(result: str = "mobile") -> str:
-    names = {"int8": "int8 (shipped: normalisation and stem stage in float)", "fp32": "fp32",
+def mobile_speed(result: str = "mobile", shipped: str = "normalisation and stem stage") -> str:
+    """The side-by-side table of `result`; `shipped`: what its shipped int8 keeps in float. The error per
+    photo (Σ over classes of the squared probability difference, mean) where the bench measured it."""
+    names = {"int8": f"int8 (shipped: {shipped} in float)", "fp32": "fp32",
              "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)",
-             "int8, layer by layer": "int8, kernels rounded layer by layer (kerastl before 2026-12-04)"}
+             "int8, layer by layer": "int8, kernels rounded layer by layer (kerastl before 2026-12-04)",
+             "int8, stem stage alone in float": "int8, normalisation and stem stage alone in float (kerastl's earlier rule)",
+             "int8, head in int8": "int8, the same with the head in int8"}
+    squared = all("mean_squared_diff" in score for measured in _load(result)["models"].values()
+                  for score in measured["side_by_side"]["scores"].values())
     table = []
     for model, measured in _load(result)["models"].items():
         side = measured["side_by_side"]
         for i, (variant, score) in enumerate(side["scores"].items()):
             table.append([model if i == 0 else "", names[variant], f"{score['size_vs_fp32']:.1%}",
                           f"{side['p50_ms_b1'][variant]:.2f}", f"{side['speedup_vs_fp32'][variant]}×",
-                          f"{score['top1_agreement']:.3f}", f"{score['max_abs_diff']:.3f}"])
+                          f"{score['top1_agreement']:.3f}", f"{score['max_abs_diff']:.3f}"]
+                         + ([f"{score['mean_squared_diff']:.1e}"] if squared else []))
     return _markdown(["model", "variant (converted side by side)", "size vs fp32", "p50 batch 1 (ms)", "speed-up vs fp32",
-                      "top-1 agreement with Keras", "max abs diff (probabilities)"], table)
+                      "top-1 agreement with Keras", "max abs diff (probabilities)"]
+                     + (["mean squared diff per photo (probabilities)"] if squared else []), table)
 
 
-def int8_noise(top: int = 8) -> str:
-    r = _load("int8_noise")
+def int8_noise(top: int = 8, result: str = "int8_noise") -> str:
+    r = _load(result)
     rows = sorted(r["tensors"], key=lambda row: -row["share"])[:top]
     return _markdown(["int8 tensor (alone rounded)", "range", "logit MSE", "share of the sum", "top-1 agreement"], [
         *([f"`{row['tensor']}`", f"[{row['range'][0]}, {row['range'][1]}]", f"{row['logit_mse']:.4f}",
@@ -160,17 +168,28 @@ def int8_distill(result: str = "int8_distill") -> str:
                       "distillation s"], table)
 
 
-def int8_draws() -> str:
-    r = _load("int8_draws")
+def int8_draws(result: str = "int8_draws") -> str:
+    r = _load(result)
+    squared = all("mean_squared_diff" in row for rows in r["rows"].values() for row in rows)
     table = []
     for n, rows in r["rows"].items():
         agreement = [row["top1_agreement"] for row in rows]
         table.append([n, " / ".join(f"{a:.3f}" for a in agreement), f"{mean(agreement):.4f}",
                       f"{sum(a >= 0.99 for a in agreement)} of {len(rows)}",
-                      f"{mean([row['max_abs_diff'] for row in rows]):.3f}",
-                      f"{mean([row['rounding_seconds'] for row in rows]):.1f}"])
+                      f"{mean([row['max_abs_diff'] for row in rows]):.3f}"]
+                     + ([f"{mean([row['mean_squared_diff'] for row in rows]):.1e}"] if squared else [])
+                     + [f"{mean([row['rounding_seconds'] for row in rows]):.1f}"])
     return _markdown(["kernels rounded on (images)", "top-1 agreement with Keras, draw by draw", "mean",
-                      "draws at ≥ 0.99", "mean max abs diff (probabilities)", "rounding s"], table)
+                      "draws at ≥ 0.99", "mean max abs diff (probabilities)"]
+                     + (["mean squared diff per photo (probabilities)"] if squared else []) + ["rounding s"], table)
+
+
+def int8_latency() -> str:
+    r = _load("int8_latency")
+    return _markdown(["file", "p50 batch 1 (ms)", "speed-up vs fp32", "speed-up, slowest and fastest round",
+                      "fastest call (ms)", "speed-up, fastest calls"], [
+        [name, f"{row['p50_ms_b1']:.2f}", f"{row['speedup_vs_fp32']}×", f"{row['round_speedup_min']}–{row['round_speedup_max']}×",
+         f"{row['fastest_ms_b1']:.2f}", f"{row['fastest_speedup_vs_fp32']}×"] for name, row in r["rows"].items()])
 
 
 def audio() -> str:
@@ -202,8 +221,16 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "mobile_default": lambda: mobile("mobile_default"), "mobile_default_speed": lambda: mobile_speed("mobile_default"),
           "mobile_sequential": lambda: mobile("mobile_sequential"),
           "mobile_sequential_speed": lambda: mobile_speed("mobile_sequential"),
-          "int8_noise": int8_noise, "int8_distill": int8_distill,
+          "mobile_first_block": lambda: mobile("mobile_first_block"),
+          "mobile_first_block_speed": lambda: mobile_speed("mobile_first_block",
+                                                            "normalisation, stem stage and first downsampling block"),
+          "mobile_head": lambda: mobile("mobile_head"),
+          "mobile_head_speed": lambda: mobile_speed("mobile_head", "normalisation, stem stage, first downsampling block and head"),
+          "int8_noise": int8_noise,
+          "int8_noise_stem": lambda: int8_noise(result="int8_noise_stem"), "int8_distill": int8_distill,
           "int8_rounding": lambda: int8_distill("int8_rounding"), "int8_draws": int8_draws,
+          "int8_draws_first_block": lambda: int8_draws("int8_draws_first_block"),
+          "int8_draws_head": lambda: int8_draws("int8_draws_head"), "int8_latency": int8_latency,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
           "recipe_selection": recipe_selection}

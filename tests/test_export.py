@@ -146,9 +146,15 @@ def test_tflite_and_onnx_interfaces(exported):
     tensors = {t["index"]: t for t in int8.get_tensor_details()}
     convolutions = [(tensors[op["inputs"][0]]["dtype"], tensors[op["outputs"][0]]["shape"][1])
                     for op in int8._get_ops_details() if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
-    # the stem stage (Lite0's first 4 convolutions, at 32 x 32 from 64 px) in float, int8 from the next one
-    assert convolutions[:5] == [(np.float32, 32)] * 4 + [(np.int8, 16)]
-    assert {dtype for dtype, _ in convolutions[5:]} == {np.int8}
+    # the stem stage (Lite0's first 4 convolutions, at 32 x 32 from 64 px) and block 2a (the downsampling
+    # depthwise convolution and its projection, at 16 x 16) in float, int8 from the next one
+    assert convolutions[:7] == [(np.float32, 32)] * 4 + [(np.float32, 16)] * 2 + [(np.int8, 16)]
+    assert {dtype for dtype, _ in convolutions[7:]} == {np.int8}
+    # the head after the last convolution (int8, dequantised) in float: global pooling, classifier, softmax
+    ops = [op for op in int8._get_ops_details() if op["op_name"] != "DELEGATE"]
+    assert [(op["op_name"], tensors[op["inputs"][0]]["dtype"], tensors[op["outputs"][0]]["dtype"])
+            for op in ops[-4:]] == [("DEQUANTIZE", np.int8, np.float32), ("MEAN", np.float32, np.float32),
+                                    ("FULLY_CONNECTED", np.float32, np.float32), ("SOFTMAX", np.float32, np.float32)]
     fp32 = Interpreter(model_path=str(exported[1] / "tflite" / "signs_fp32.tflite"))
     assert list(fp32.get_input_details()[0]["shape_signature"]) == [-1, 64, 64, 3]
     path = str(exported[1] / "onnx" / "signs.onnx")
@@ -237,12 +243,13 @@ def _feature_error(model, copy, images):
     return np.sqrt(((features[1] - features[0]) ** 2).mean() / (features[0] ** 2).mean())
 
 
-def _head_weights(tflite_file, rows: int, columns: int) -> np.ndarray:
+def _head_weights(tflite_file, rows: int, columns: int, dtype: type) -> np.ndarray:
+    """The (rows, columns) constant stored as `dtype` in a TFLite file, as float32 values."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(tflite_file))
-    (head,) = [t for t in interpreter.get_tensor_details()  # the stored int8 or float16 constant
-               if tuple(t["shape"]) == (rows, columns) and t["dtype"] != np.float32]
+    (head,) = [t for t in interpreter.get_tensor_details()
+               if tuple(t["shape"]) == (rows, columns) and t["dtype"] == dtype]
     scales = head["quantization_parameters"]["scales"]
     weights = interpreter.get_tensor(head["index"]).astype(np.float32)
     return weights * scales[:, None] if len(scales) else weights
@@ -281,9 +288,11 @@ def test_kernels_are_rounded_on_real_images_and_kept_by_the_converter(trained, e
         moved = [name for name in norms[0] if not np.array_equal(norms[0][name], norms[1][name])]
         assert len(moved) > len(norms[0]) / 2  # the mean errors went there, not in the layer-by-layer copy
         assert all(np.array_equal(norms[0][name], norms[2][name]) for name in norms[0])
-    # The exported file holds exactly these kernels: the converter's grid is the same.
-    np.testing.assert_allclose(_head_weights(exported[1] / "tflite" / f"signs_{grid}.tflite", 10, kernel.shape[0]),
-                               kernel.T, atol=1e-6)
+    # The exported files hold exactly these kernels: the converter's grid is the same (int8 keeps its head in
+    # float, so there the rounded kernel is stored as it is; dynamic stores it in int8).
+    for mode, dtype in {"int8": [("dynamic", np.int8), ("int8", np.float32)], "fp16": [("fp16", np.float16)]}[grid]:
+        np.testing.assert_allclose(_head_weights(exported[1] / "tflite" / f"signs_{mode}.tflite", 10, kernel.shape[0],
+                                                 dtype), kernel.T, atol=1e-6)
 
 
 def test_existing_version_is_refused_and_failed_exports_leave_nothing(trained, exported):

@@ -6,12 +6,16 @@ those images (`kerastl.export.rounding`), not to the nearest grid point: dynamic
 grid, fp16 to float16 with BatchNorms folded first. fp32 converts the model as it is.
 
 int8 of an image model takes uint8 pixels (what mobile runtimes feed; exact, since pixels are whole
-numbers), int8 of an audio model float32 samples; both return float32. Its first ops stay in float
-(`float_ops`): the model's own input normalisation (e.g. (x - 127) / 128, or an audio model's whole
-log-mel frontend; quantised, it rounds every pixel twice) and the stem stage, the ops up to the first
-convolution that downsamples the first convolution's output. 8-bit noise added there passes through
-every later layer: on the demo model the stem's output alone carried the largest share of the int8
-noise in the logits (`bench/int8_noise.py`)."""
+numbers), int8 of an audio model float32 samples; both return float32. Its first and last ops stay in
+float (`float_ops`). First: the model's own input normalisation (e.g. (x - 127) / 128, or an audio model's
+whole log-mel frontend; quantised, it rounds every pixel twice), the stem stage (the ops up to the first
+convolution that downsamples the first convolution's output) and that first downsampling block, up to
+its projection (the next regular convolution), so int8 begins on a narrow tensor. 8-bit noise added
+there passes through every later layer: on the demo model the stem's output alone carried the largest
+share of the int8 noise in the logits, and with the stem in float, the first downsampling block's two
+wide tensors the next largest (`bench/int8_noise.py`). Last: the head (global pooling, classifier,
+softmax), whose int8 outputs come in steps (logits of 0.04 on the demo model, probabilities of 1/256)
+that turn close classes into exact ties; its weights are few (12,800 on a 10-class Lite0)."""
 from __future__ import annotations
 
 import tempfile
@@ -54,34 +58,55 @@ def convert_int8(saved_model: str, representative: np.ndarray, input_type: tf.DT
     return quantize_int8(converter(saved_model, "int8", representative).convert(), input_type)
 
 
-def quantize_int8(calibrated: bytes, input_type: tf.DType = tf.uint8, stem: bool = True) -> bytes:
-    """The int8 flatbuffer of a calibrated one (`converter(..., "int8", ...)`), `float_ops(calibrated, stem)`
-    left in float."""
+def quantize_int8(calibrated: bytes, input_type: tf.DType = tf.uint8, float_names: list[str] | None = None) -> bytes:
+    """The int8 flatbuffer of a calibrated one (`converter(..., "int8", ...)`); the ops `float_names`
+    (default: `float_ops(calibrated)`) left in float."""
     return convert.mlir_quantize(calibrated, input_data_type=input_type, output_data_type=tf.float32,
-                                 denylisted_nodes=float_ops(calibrated, stem))
+                                 denylisted_nodes=float_ops(calibrated) if float_names is None else float_names)
 
 
-def float_ops(flatbuffer: bytes, stem: bool = True) -> list[str]:
-    """Names of the ops of a TFLite model that run before its first convolution whose output is smaller
-    than the first convolution's: the input normalisation (everything before the first convolution) and
-    the stem stage. Convolutions with a 1 x 1 output (squeeze-and-excitation's) do not end the stage.
-    `stem=False`, or a model without such a convolution: only the ops before its first convolution."""
+def float_ops(flatbuffer: bytes, first_block: bool = True, head: bool = True) -> list[str]:
+    """Names of the ops of a TFLite model that int8 keeps in float: its first ops and, with `head`, its last.
+
+    First: up to and including the first regular convolution (CONV_2D) after the first convolution whose
+    output is smaller than the first convolution's, i.e. the input normalisation (everything before the
+    first convolution), the stem stage and the first downsampling block up to its projection.
+    Convolutions with a 1 x 1 output (squeeze-and-excitation's) count as neither. `first_block=False`, or
+    no regular convolution after the downsampling one: up to the downsampling convolution (the stem stage
+    alone); a model that never downsamples: the ops before its first convolution.
+    Last (the head): every op after the model's next-to-last layer with weights (convolution or fully
+    connected), e.g. global pooling, the classifier and its softmax."""
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     graph = model.Subgraphs(0)
-    names, first, stem_height = [], None, None
+    ops = []  # (builtin code, output tensor) per op
     for i in range(graph.OperatorsLength()):
         op = graph.Operators(i)
-        code = model.OperatorCodes(op.OpcodeIndex())
-        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) in _CONVOLUTIONS:
-            height = graph.Tensors(op.Outputs(0)).ShapeAsNumpy()[1]
-            if stem_height is None:
-                first, stem_height = len(names), height
-                if not stem:
-                    return names
-            elif 1 < height < stem_height:
-                return names
-        names.append(graph.Tensors(op.Outputs(0)).Name().decode())
-    return names[:first]
+        opcode = model.OperatorCodes(op.OpcodeIndex())
+        ops.append((max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode()), graph.Tensors(op.Outputs(0))))
+    names = [output.Name().decode() for _, output in ops]
+    layers = [i for i, (code, _) in enumerate(ops) if code in _CONVOLUTIONS | {schema.BuiltinOperator.FULLY_CONNECTED}]
+    last = names[layers[-2] + 1:] if head and len(layers) > 1 else []
+    return names[:_first_ops(ops, first_block)] + last
+
+
+def _first_ops(ops: list, first_block: bool) -> int:
+    """How many of `ops` (code, output tensor) `float_ops` keeps in float at the start."""
+    first, stem_height, downsampling = None, None, None
+    for i, (code, output) in enumerate(ops):
+        if code not in _CONVOLUTIONS:
+            continue
+        height = output.ShapeAsNumpy()[1]
+        if stem_height is None:
+            first, stem_height = i, height
+        elif height == 1:
+            continue
+        elif downsampling is None and height < stem_height:
+            downsampling = i
+            if not first_block:
+                break
+        elif downsampling is not None and code == schema.BuiltinOperator.CONV_2D:
+            return i + 1
+    return (first or 0) if downsampling is None else downsampling
 
 
 _CONVOLUTIONS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D}

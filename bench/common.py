@@ -89,7 +89,8 @@ def int8_data(model, data: Path, batch_size: int = 32):
 def int8_files(model, calibration, scratch: Path, rules: dict[str, dict]) -> dict[str, Path]:
     """{variant: int8 file in `scratch`} for each of `rules` (variant -> keyword arguments of
     `tflite.float_ops`), all from one rounding (kerastl's, on the first ROUNDING_IMAGES of `calibration`,
-    whose SavedModel stays in `scratch/rounded`) and one calibration on `calibration`, as an export's."""
+    whose SavedModel stays in `scratch/rounded`) and one calibration on `calibration`, as an image model's
+    export (uint8 input)."""
     from kerastl.export import tflite
     from kerastl.export.rounding import int8_rounded
 

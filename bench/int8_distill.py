@@ -11,7 +11,8 @@ float: first ops and head), the same with the head in int8 too (`float_ops(head=
 rounded on the first N calibration images (shipped: `tflite.ROUNDING_IMAGES`) per `--rounding-images N`, and one
 `qat.int8_distilled` copy per `--distill STEPS:LR:IMAGES` (IMAGES: the 100 calibration images or all
 training images, which also set the simulation's activation ranges; the file is calibrated on the 100),
-converted like the shipped one but from its own kernels (already on the int8 grid).
+converted like the shipped one but from its own kernels (already on the int8 grid; its simulation keeps
+only the stem stage in float, `qat.with_fake_quant(float_stem=True)`).
 """
 import argparse
 import sys

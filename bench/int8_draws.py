@@ -1,7 +1,7 @@
 """int8 agreement of one trained model over several calibration draws, its kernels rounded on N of them.
 
     .venv/bin/python bench/int8_draws.py RUN DATA [--draws 5] [--rounding-images 32 100]
-                                         [--rules shipped first_block stem] [--result int8_draws]
+                                         [--rules shipped] [--result int8_draws]
 
 RUN: a `kerastl train` run directory (its model.keras), DATA: the image folder it trained on. Draw d takes
 100 training images at random (seed d): they calibrate int8, as an export's 100 do, and the first N of them

@@ -64,7 +64,7 @@ def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path
 
 
 def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
-    """fp32 and three 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here from one
+    """fp32 and four 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here from one
     rounding and calibration, scored on the held-out photos: the int8 files of INT8_RULES, int16x8."""
     model = keras.models.load_model(run_dir / "model.keras")
     train, held_out, _, reference = int8_data(model, data)

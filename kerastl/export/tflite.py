@@ -68,14 +68,16 @@ def quantize_int8(calibrated: bytes, input_type: tf.DType = tf.uint8, float_name
 def float_ops(flatbuffer: bytes, first_block: bool = True, head: bool = True) -> list[str]:
     """Names of the ops of a TFLite model that int8 keeps in float: its first ops and, with `head`, its last.
 
-    First: up to and including the first regular convolution (CONV_2D) after the first convolution whose
+    First: the ops through the first regular convolution (CONV_2D) after the first convolution whose
     output is smaller than the first convolution's, i.e. the input normalisation (everything before the
     first convolution), the stem stage and the first downsampling block up to its projection.
     Convolutions with a 1 x 1 output (squeeze-and-excitation's) count as neither. `first_block=False`, or
-    no regular convolution after the downsampling one: up to the downsampling convolution (the stem stage
-    alone); a model that never downsamples: the ops before its first convolution.
+    no regular convolution after the downsampling one: the ops before the downsampling convolution (the
+    stem stage alone); a model that never downsamples: the ops before its first convolution; no
+    convolution: none.
     Last (the head): every op after the model's next-to-last layer with weights (convolution or fully
-    connected), e.g. global pooling, the classifier and its softmax."""
+    connected): a classifier's global pooling, classifier and softmax; a segmenter's last convolution,
+    upsampling and per-pixel softmax. Fewer than two layers with weights: none."""
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     graph = model.Subgraphs(0)
     ops = []  # (builtin code, output tensor) per op
@@ -86,7 +88,7 @@ def float_ops(flatbuffer: bytes, first_block: bool = True, head: bool = True) ->
     names = [output.Name().decode() for _, output in ops]
     layers = [i for i, (code, _) in enumerate(ops) if code in _CONVOLUTIONS | {schema.BuiltinOperator.FULLY_CONNECTED}]
     last = names[layers[-2] + 1:] if head and len(layers) > 1 else []
-    return names[:_first_ops(ops, first_block)] + last
+    return list(dict.fromkeys(names[:_first_ops(ops, first_block)] + last))  # in order, each once
 
 
 def _first_ops(ops: list, first_block: bool) -> int:
@@ -98,7 +100,7 @@ def _first_ops(ops: list, first_block: bool) -> int:
         height = output.ShapeAsNumpy()[1]
         if stem_height is None:
             first, stem_height = i, height
-        elif height == 1:
+        elif height <= 1:
             continue
         elif downsampling is None and height < stem_height:
             downsampling = i

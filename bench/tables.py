@@ -230,7 +230,8 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "int8_noise_stem": lambda: int8_noise(result="int8_noise_stem"), "int8_distill": int8_distill,
           "int8_rounding": lambda: int8_distill("int8_rounding"), "int8_draws": int8_draws,
           "int8_draws_first_block": lambda: int8_draws("int8_draws_first_block"),
-          "int8_draws_head": lambda: int8_draws("int8_draws_head"), "int8_latency": int8_latency,
+          "int8_draws_head": lambda: int8_draws("int8_draws_head"),
+          "int8_draws_head_2": lambda: int8_draws("int8_draws_head_2"), "int8_latency": int8_latency,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
           "recipe_selection": recipe_selection}

@@ -88,7 +88,7 @@ def int8_data(model, data: Path, batch_size: int = 32):
 
 def int8_files(model, calibration, scratch: Path, rules: dict[str, dict]) -> dict[str, Path]:
     """{variant: int8 file in `scratch`} for each of `rules` (variant -> keyword arguments of
-    `tflite.float_ops`), all from one rounding (kerastl's, on the first ROUNDING_IMAGES of `calibration`,
+    `tflite.quantize_int8`: blocks, head), all from one rounding (kerastl's, on the first ROUNDING_IMAGES of `calibration`,
     whose SavedModel stays in `scratch/rounded`) and one calibration on `calibration`, as an image model's
     export (uint8 input)."""
     from kerastl.export import tflite
@@ -99,7 +99,7 @@ def int8_files(model, calibration, scratch: Path, rules: dict[str, dict]) -> dic
     files = {}
     for i, (variant, rule) in enumerate(rules.items()):
         files[variant] = Path(scratch) / f"int8_{i}.tflite"
-        files[variant].write_bytes(tflite.quantize_int8(calibrated, float_names=tflite.float_ops(calibrated, **rule)))
+        files[variant].write_bytes(tflite.quantize_int8(calibrated, **rule))
     return files
 
 

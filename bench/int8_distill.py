@@ -52,7 +52,7 @@ def model_rows(run: Path, data: Path, distill: list[str], rounding_images: list[
             tflite._save_graph(source, graph)
             calibrated = tflite.converter(graph, "int8", calibration).convert()
             path = Path(scratch) / f"{len(rows)}.tflite"
-            path.write_bytes(tflite.quantize_int8(calibrated, float_names=tflite.float_ops(calibrated, head=head)))
+            path.write_bytes(tflite.quantize_int8(calibrated, head=head))
             rows[label] = scores(path, held_out, reference)
             print(label, rows[label], flush=True)
 

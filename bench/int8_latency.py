@@ -3,10 +3,12 @@
     .venv/bin/python bench/int8_latency.py RUN DATA [--rounds 10] [--per-round 100] [--result int8_latency]
 
 RUN: a `kerastl train` run directory (its model.keras), DATA: the image folder it trained on. Its first
-100 training images calibrate int8 and the first 32 round the kernels, as an export does. Files: fp32, int8
-as kerastl ships it (`tflite.float_ops` in float: the normalisation, stem stage, first downsampling block
-and head) and int8 with the normalisation and stem stage alone in float (`float_ops(first_block=False,
-head=False)`, kerastl's rule before).
+100 training images calibrate int8 and the first 32 round the kernels, as an export does. Files: fp32; int8
+with one downsampling block in float (`select_int8`'s first rule, `tflite.float_ops`: the normalisation,
+stem stage, first downsampling block and head in float); the same through the second, third and fourth
+downsampling blocks (`float_ops(blocks=2)`, 3 and 4: what `select_int8` takes where it predicts a miss);
+int8 with the normalisation and stem stage alone in float (`float_ops(blocks=0, head=False)`, kerastl's
+rule before).
 Each round calls every file `--per-round` times on one held-out photo, one file after the other, so a
 change of the machine's speed reaches all files alike. Reported: each file's p50 over all its calls, its
 speed-up over fp32 from those p50s, the lowest and highest speed-up of a single round (its p50s alone), and
@@ -28,10 +30,13 @@ import keras  # noqa: E402
 from kerastl.export import runners, tflite  # noqa: E402
 
 CALIBRATION = 100  # images, as an export calibrates on
-# variant -> keyword arguments of tflite.float_ops
-INT8 = {"int8 (shipped: normalisation, stem stage, first downsampling block and head in float)": {},
-        "int8, normalisation and stem stage alone in float (kerastl's rule before)": {"first_block": False,
-                                                                                       "head": False}}
+# variant -> keyword arguments of tflite.quantize_int8
+INT8 = {"int8, one downsampling block in float (select_int8's first rule: normalisation, stem stage, first "
+        "downsampling block and head in float)": {},
+        "int8, two downsampling blocks in float (select_int8's next rule)": {"blocks": 2},
+        "int8, three downsampling blocks in float": {"blocks": 3},
+        "int8, four downsampling blocks in float (select_int8's last rule)": {"blocks": 4},
+        "int8, normalisation and stem stage alone in float (kerastl's rule before)": {"blocks": 0, "head": False}}
 
 
 def interleaved_ms(runs: dict, x, rounds: int, per_round: int) -> dict[str, list[list[float]]]:

@@ -13,12 +13,14 @@ do; fp32 also by MediaPipe's Python file reader):
 - sign digits, all 2062 photos, 20 % held out;
 - shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
   inverted, colour cast), 50 photos per class to train and 200 held out, written as JPEG files.
-Per model, this process then converts four 8-bit files from one calibration and one rounding (kernels
+Per model, this process then converts five 8-bit files from one calibration and one rounding (kernels
 rounded in one pass, with bias correction), scores them on the same held-out photos and times them and fp32
-at batch 1 side by side: int8 as kerastl ships it (`tflite.float_ops` in float: the input normalisation,
-the stem stage, the first downsampling block and the head); the same with the head in int8
+at batch 1 side by side: int8 with one downsampling block in float (`tflite.float_ops`: the input
+normalisation, the stem stage, the first downsampling block and the head; what kerastl ships unless
+`select_int8` predicts a miss); the same through the second downsampling block (`float_ops(blocks=2)`,
+its next rule); the same with the head in int8
 (`float_ops(head=False)`); int8 with only the normalisation and the stem stage in float
-(`float_ops(first_block=False, head=False)`, kerastl's rule before); int16x8 (16-bit activations; kerastl
+(`float_ops(blocks=0, head=False)`, kerastl's rule before); int16x8 (16-bit activations; kerastl
 does not ship it).
 """
 import argparse
@@ -46,9 +48,9 @@ from kerastl.train.run import train_run  # noqa: E402
 import keras  # noqa: E402
 
 VARIANTS = ("fp32", "fp16", "dynamic", "int8")
-# side-by-side int8 variant -> keyword arguments of tflite.float_ops
-INT8_RULES = {"int8": {}, "int8, head in int8": {"head": False},
-              "int8, stem stage alone in float": {"first_block": False, "head": False}}
+# side-by-side int8 variant -> keyword arguments of tflite.quantize_int8
+INT8_RULES = {"int8": {}, "int8, two blocks in float": {"blocks": 2}, "int8, head in int8": {"head": False},
+              "int8, stem stage alone in float": {"blocks": 0, "head": False}}
 
 
 def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path:
@@ -64,7 +66,7 @@ def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path
 
 
 def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
-    """fp32 and four 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here from one
+    """fp32 and five 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here from one
     rounding and calibration, scored on the held-out photos: the int8 files of INT8_RULES, int16x8."""
     model = keras.models.load_model(run_dir / "model.keras")
     train, held_out, _, reference = int8_data(model, data)
@@ -101,7 +103,7 @@ def model_rows(data: Path, out: Path, name: str, options: dict) -> dict:
                       "mediapipe_agreement": mediapipe.get("agreement"), "mediapipe_accuracy": mediapipe.get("accuracy"),
                       "mediapipe_p50_ms": mediapipe.get("p50_ms"), "refused": mediapipe.get("refused"),
                       "mediapipe_file_reader_agreement": mediapipe.get("file_reader_agreement"),
-                      "passed": row["passed"]}
+                      "passed": row["passed"], **({"float_ops": row["float_ops"]} if "float_ops" in row else {})}
     return {"train_images": metrics["train_images"], "held_out": metrics["val_images"],
             "keras_accuracy": metrics["val_accuracy"], "rows": rows, "side_by_side": side_by_side(out, name, data)}
 

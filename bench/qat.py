@@ -82,7 +82,7 @@ def with_fake_quant(model: keras.Model, float_stem: bool = False) -> tuple[keras
     """A model sharing `model`'s layers (and so its weights) with a FakeQuant on each int8 tensor.
     `float_stem`: the tensors before the convolution that ends the stem stage stay float (its input is
     rounded), as kerastl's int8 export kept them before it kept the first downsampling block in float too
-    (`kerastl.export.tflite.float_ops(first_block=False, head=False)`); else every such
+    (`kerastl.export.tflite.float_ops(blocks=0, head=False)`); else every such
     tensor is rounded, the input rescaling's too (the int8 of `bench/quantization.py` and `bench/int8_noise.py`)."""
     inserted: list[FakeQuant] = []
     stage = {"stem_height": None, "int8": not float_stem}

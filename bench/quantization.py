@@ -34,7 +34,7 @@ def converter(saved_model: str, mode: str, calibration: np.ndarray | None = None
     """kerastl's converter for `mode`, plus "int16x8": int8 calibration with 16-bit activations; int8 here
     is TFLite's plain full-integer conversion (float input, every op quantised)."""
     conv = tflite.converter(saved_model, "int8" if mode == "int16x8" else mode, calibration)
-    conv._experimental_calibrate_only = False  # kerastl's own int8 finishes in `tflite.convert_int8`
+    conv._experimental_calibrate_only = False  # kerastl's own int8 finishes in `tflite.quantize_int8`
     if mode == "int16x8":
         conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     return conv

@@ -110,12 +110,17 @@ def mobile(result: str = "mobile") -> str:
             end_to_end = (f"{row['mediapipe_agreement']:.3f} / {row['mediapipe_accuracy']:.3f} / {row['mediapipe_p50_ms']:.1f}"
                           if row["mediapipe_agreement"] is not None else f"refused: {row['refused']}")
             table.append([model if mode == "fp32" else "", f"{measured['keras_accuracy']:.3f}" if mode == "fp32" else "",
-                          mode, f"{row['size_mb']:.2f} ({row['size_vs_fp32']:.0%})", f"{row['p50_ms_b1']:.2f}",
+                          _variant(mode, row), f"{row['size_mb']:.2f} ({row['size_vs_fp32']:.0%})", f"{row['p50_ms_b1']:.2f}",
                           f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.1e}", end_to_end,
                           _optional(row.get("mediapipe_file_reader_agreement")), "yes" if row["passed"] else "**no**"])
     return _markdown(["model", "Keras held-out accuracy", "TFLite variant", "size MB (vs fp32)", "LiteRT p50 batch 1 (ms)",
                       "top-1 agreement with Keras", "max abs diff (probabilities)", "MediaPipe end to end: agreement / accuracy / p50 ms",
                       "MediaPipe, files its Python reader decodes: agreement", "threshold met"], table)
+
+
+def _variant(mode: str, row: dict) -> str:
+    """A mobile row's variant; int8 with the downsampling blocks its export chose to keep in float."""
+    return f"{mode} ({row['float_ops']['float_blocks']} block(s) in float)" if "float_ops" in row else mode
 
 
 def _optional(value: float | None) -> str:
@@ -129,7 +134,8 @@ def mobile_speed(result: str = "mobile", shipped: str = "normalisation and stem 
              "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)",
              "int8, layer by layer": "int8, kernels rounded layer by layer (kerastl before 2026-12-04)",
              "int8, stem stage alone in float": "int8, normalisation and stem stage alone in float (kerastl's earlier rule)",
-             "int8, head in int8": "int8, the same with the head in int8"}
+             "int8, head in int8": "int8, the same with the head in int8",
+             "int8, two blocks in float": "int8, two downsampling blocks and head in float (select_int8's next rule)"}
     squared = all("mean_squared_diff" in score for measured in _load(result)["models"].values()
                   for score in measured["side_by_side"]["scores"].values())
     table = []
@@ -184,8 +190,24 @@ def int8_draws(result: str = "int8_draws") -> str:
                      + (["mean squared diff per photo (probabilities)"] if squared else []) + ["rounding s"], table)
 
 
-def int8_latency() -> str:
-    r = _load("int8_latency")
+def int8_selection(result: str) -> str:
+    """The draws of `result` that `select_int8` chose in: what it predicted for each rule it tried, what it
+    chose, and the held-out disagreements of the chosen file."""
+    r = _load(result)
+    table = []
+    for n, rows in r["rows"].items():
+        for row in rows:
+            if "float_blocks" in row:
+                predicted = ", ".join(f"{t['blocks']}: {t['expected_disagreements']:.2f} (P {t['p_meets_bound']:.3f})"
+                                      for t in row["tried"])
+                table.append([n.split(",")[0], row["draw"], predicted, row["float_blocks"],
+                              round((1 - row["top1_agreement"]) * r["held_out"]), f"{row['top1_agreement']:.3f}"])
+    return _markdown(["kernels rounded on (images)", "draw", "predicted disagreements by float blocks "
+                      "(P of meeting 0.99)", "blocks chosen", "held-out disagreements", "top-1 agreement"], table)
+
+
+def int8_latency(result: str = "int8_latency") -> str:
+    r = _load(result)
     return _markdown(["file", "p50 batch 1 (ms)", "speed-up vs fp32", "speed-up, slowest and fastest round",
                       "fastest call (ms)", "speed-up, fastest calls"], [
         [name, f"{row['p50_ms_b1']:.2f}", f"{row['speedup_vs_fp32']}×", f"{row['round_speedup_min']}–{row['round_speedup_max']}×",
@@ -232,6 +254,9 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "int8_draws_first_block": lambda: int8_draws("int8_draws_first_block"),
           "int8_draws_head": lambda: int8_draws("int8_draws_head"),
           "int8_draws_head_2": lambda: int8_draws("int8_draws_head_2"), "int8_latency": int8_latency,
+          "int8_latency_blocks": lambda: int8_latency("int8_latency_blocks"),
+          "int8_select": lambda: int8_draws("int8_select"),
+          "int8_select_choices": lambda: int8_selection("int8_select"),
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
           "recipe_selection": recipe_selection}

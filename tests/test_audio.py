@@ -155,6 +155,10 @@ def test_audio_exports_are_verified_and_run_in_mediapipe(audio_run):
         assert e2e["files"] == 100 and e2e["p50_ms"] > 0, (mode, e2e)
         # fp32 agrees on every clip; int8 on 0.83 of this weak 64 px model's clips (small margins)
         assert e2e["agreement"] >= (0.95 if mode == "fp32" else 0.6), (mode, e2e)
+    # int8's float ops chosen for the waveform model too (float32 samples in), as the model card says
+    choice = rows["tflite_int8"]["float_ops"]
+    assert choice["float_blocks"] in [t["blocks"] for t in choice["tried"]] and choice["probes"] > 0
+    assert f"int8 keeps {choice['float_blocks']} downsampling block(s) in float" in (out / "MODEL_CARD.md").read_text()
     from ai_edge_litert.interpreter import Interpreter
 
     int8 = Interpreter(model_path=str(version / "tflite" / "digits_int8.tflite"))

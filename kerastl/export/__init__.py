@@ -75,7 +75,10 @@ def export(
     `representative_data`: real training inputs (images, or waveforms for audio models; an array or a
     dataset of (inputs, labels)) that calibrate int8 (first 100) and choose how fp16/int8 kernels round
     (first 32, see `kerastl.export.rounding`); `verify_data`: real inputs the artefacts are compared on
-    (first 256; default: the representative ones). `verify_files`: held-out image (or WAV) files with
+    (first 256; default: the representative ones). A classifier's int8 keeps one downsampling block in
+    float, or more (up to `tflite.INT8_BLOCKS[-1]`) where int8's error on the calibration inputs that rounded
+    no kernel predicts it would miss its bound on the verify inputs (`tflite.select_int8`; the report's
+    `float_ops` says which and why). `verify_files`: held-out image (or WAV) files with
     their class index; a classifier's TFLite files then also run end to end in MediaPipe Tasks'
     ImageClassifier (AudioClassifier), file -> label as on a phone, compared with `kerastl predict` on
     the same files (needs mediapipe: `pip install 'kerastl[mobile]'`); images are decoded by
@@ -117,6 +120,7 @@ def export(
         raise InvalidArgumentError(f"pass verify_data (real {_NOUNS[task.input]}) so every artefact can be checked "
                                    "against Keras")
     images = _inputs(source, model, limit=VERIFY_IMAGES)
+    reference = model.predict(images, batch_size=32, verbose=0)
 
     with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
         artefacts = {}
@@ -126,9 +130,10 @@ def export(
             artefacts["saved_model"] = "."
         if "tflite" in formats:
             (tmp / "tflite").mkdir()
-            metadata = _metadata(model, name, version, labels)
-            for mode, path in write_tflite(model, tmp / "tflite", name, quantize, calibration, metadata,
-                                           task.input).items():
+            written, int8_choice = write_tflite(model, tmp / "tflite", name, quantize, calibration,
+                                                _metadata(model, name, version, labels), task.input,
+                                                _int8_target(reference, bounds["tflite_int8"]))
+            for mode, path in written.items():
                 artefacts[f"tflite_{mode}"] = str(path.relative_to(tmp))
         if "onnx" in formats:
             (tmp / "onnx").mkdir()
@@ -139,7 +144,9 @@ def export(
             (tmp / "labels.txt").write_text("\n".join(labels) + "\n")
         report = {"name": name, "version": version, "task": task_of(model), "images": len(images),
                   "artefacts": verify(model, tmp, artefacts, images, bounds,
-                                      verify_files if task_of(model) in MEDIAPIPE_TASKS else None)}
+                                      verify_files if task_of(model) in MEDIAPIPE_TASKS else None, reference)}
+        if "tflite" in formats and int8_choice:
+            report["artefacts"]["tflite_int8"]["float_ops"] = int8_choice
         finish(tmp, report, strict)
     return _warn_misses(report)
 
@@ -180,12 +187,12 @@ def _warn_misses(report: dict) -> dict:
 
 def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np.ndarray,
            thresholds: dict[str, tuple[str, float]] = THRESHOLDS,
-           files: list[tuple[str, int]] | None = None) -> dict[str, dict]:
+           files: list[tuple[str, int]] | None = None, reference: np.ndarray | None = None) -> dict[str, dict]:
     """Run every artefact in a fresh Python process on `images` (the model's inputs); compare with
-    `model.predict`. With `files` (image or WAV files, class index), TFLite artefacts also classify the
-    files in MediaPipe."""
+    `model.predict` (`reference`, when already computed). With `files` (image or WAV files, class index),
+    TFLite artefacts also classify the files in MediaPipe."""
     task = head_of(model)
-    reference = model.predict(images, batch_size=32, verbose=0)
+    reference = model.predict(images, batch_size=32, verbose=0) if reference is None else reference
     end_to_end = [(str(f), int(y)) for f, y in files] if files and importlib.util.find_spec("mediapipe") else None
     with phase(f"verifying {len(artefacts)} artefact(s) on {len(images)} {_NOUNS[task.input]} in a fresh process"
                + (f", TFLite also end to end in MediaPipe on {len(end_to_end)} files" if end_to_end else "")):
@@ -210,6 +217,13 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
         logger.info("  %s: %s %.4g (bound %g)%s: %s (checked in %.1f s)", artefact, measure, row[measure], bound,
                     _mediapipe_note(row.get("mediapipe"), _mediapipe_bound(thresholds, artefact)), "ok" if passed else "MISSED", row["seconds"])
     return rows
+
+
+def _int8_target(reference: np.ndarray, threshold: tuple[str, float]) -> tuple[np.ndarray, float] | None:
+    """`write_tflite`'s int8 target: a classifier's (class scores, top-1 agreement bound); None for other
+    outputs (a segmenter's per-pixel scores keep INT8_BLOCKS[0]) or another measure."""
+    measure, bound = threshold
+    return (reference, bound) if measure == "top1_agreement" and reference.ndim == 2 else None
 
 
 def _predict_files(model: keras.Model, files: list[str]) -> np.ndarray:

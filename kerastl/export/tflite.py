@@ -9,15 +9,18 @@ int8 of an image model takes uint8 pixels (what mobile runtimes feed; exact, sin
 numbers), int8 of an audio model float32 samples; both return float32. Its first and last ops stay in
 float (`float_ops`). First: the model's own input normalisation (e.g. (x - 127) / 128, or an audio model's
 whole log-mel frontend; quantised, it rounds every pixel twice), the stem stage (the ops up to the first
-convolution that downsamples the first convolution's output) and that first downsampling block, up to
+convolution that downsamples the first convolution's output) and the first downsampling block, up to
 its projection (the next regular convolution), so int8 begins on a narrow tensor. 8-bit noise added
-there passes through every later layer: on the demo model the stem's output alone carried the largest
-share of the int8 noise in the logits, and with the stem in float, the first downsampling block's two
-wide tensors the next largest (`bench/int8_noise.py`). Last: the head (global pooling, classifier,
-softmax), whose int8 outputs come in steps (logits of 0.04 on the demo model, probabilities of 1/256)
-that turn close classes into exact ties; its weights are few (12,800 on a 10-class Lite0)."""
+there passes through every later layer: on one demo model the stem's output alone carried the largest
+share of the int8 noise in the logits, and on another, with the stem in float, the first downsampling
+block's two wide tensors the next largest (`bench/int8_noise.py`). Last: the head (global pooling,
+classifier, softmax), whose int8 outputs come in steps (logits of 0.04 on a demo model, probabilities of
+1/256) that turn close classes into exact ties; its weights are few (12,800 on a 10-class Lite0).
+A classifier's export keeps more downsampling blocks in float where its prediction says int8 would miss
+its agreement bound (`select_int8`, INT8_BLOCKS)."""
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -27,9 +30,10 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import convert, schema_py_generated as schema
 
+from kerastl.export import runners
 from kerastl.export.metadata import with_metadata
 from kerastl.export.rounding import fp16_rounded, int8_rounded
-from kerastl.progress import phase
+from kerastl.progress import logger, phase
 
 MODES = ("fp32", "fp16", "dynamic", "int8")
 ROUNDED = {"dynamic": int8_rounded, "int8": int8_rounded, "fp16": fp16_rounded}  # mode -> its rounded copy
@@ -38,7 +42,7 @@ ROUNDING_IMAGES = 32
 
 def converter(saved_model: str, mode: str, representative: np.ndarray | None = None) -> tf.lite.TFLiteConverter:
     """The TFLite converter of the SavedModel directory `saved_model`, set up for `mode` (one of MODES);
-    for int8 it only calibrates (see `convert_int8`)."""
+    for int8 it only calibrates (see `quantize_int8`)."""
     conv = tf.lite.TFLiteConverter.from_saved_model(saved_model)
     if mode != "fp32":
         conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -51,30 +55,89 @@ def converter(saved_model: str, mode: str, representative: np.ndarray | None = N
 
 
 INT8_INPUT = {"image": tf.uint8, "waveform": tf.float32}  # what int8 files take, by the model's input kind
+# `float_ops(blocks=)` rules int8 tries in turn (`select_int8`): the first downsampling block in float, then more
+# (on Lite0, 4: through block 6a, the last)
+INT8_BLOCKS = (1, 2, 3, 4)
+SURE = 0.95  # `select_int8` takes the first rule predicted to meet the agreement bound with this probability
 
 
-def convert_int8(saved_model: str, representative: np.ndarray, input_type: tf.DType = tf.uint8) -> bytes:
-    """Full-integer int8 (`input_type` in, float32 out) with `float_ops` left in float."""
-    return quantize_int8(converter(saved_model, "int8", representative).convert(), input_type)
+def quantize_int8(calibrated: bytes, input_type: tf.DType = tf.uint8, *, blocks: int = INT8_BLOCKS[0],
+                  head: bool = True) -> bytes:
+    """The int8 flatbuffer (`input_type` in, float32 out) of a calibrated one (`converter(..., "int8", ...)`),
+    with `float_ops(calibrated, blocks, head)` left in float."""
+    return _quantize(calibrated, input_type, float_ops(calibrated, blocks, head))
 
 
-def quantize_int8(calibrated: bytes, input_type: tf.DType = tf.uint8, float_names: list[str] | None = None) -> bytes:
-    """The int8 flatbuffer of a calibrated one (`converter(..., "int8", ...)`); the ops `float_names`
-    (default: `float_ops(calibrated)`) left in float."""
+def _quantize(calibrated: bytes, input_type: tf.DType, float_names: list[str]) -> bytes:
     return convert.mlir_quantize(calibrated, input_data_type=input_type, output_data_type=tf.float32,
-                                 denylisted_nodes=float_ops(calibrated) if float_names is None else float_names)
+                                 denylisted_nodes=float_names)
 
 
-def float_ops(flatbuffer: bytes, first_block: bool = True, head: bool = True) -> list[str]:
+def select_int8(calibrated: bytes, input_type: tf.DType, probes: np.ndarray, probe_outputs: np.ndarray,
+                reference: np.ndarray, bound: float) -> tuple[bytes, dict]:
+    """(int8 flatbuffer, how it was chosen): the first of INT8_BLOCKS predicted to agree with the float
+    model on top-1 on at least `bound` of the inputs whose float outputs (class scores) are `reference`,
+    with probability SURE; if none is, the one with the fewest predicted disagreements. A rule that keeps
+    the same ops in float as the one before (a model with fewer downsampling blocks) is not tried again.
+
+    The prediction uses no int8 output on those inputs: int8's error in log scores, measured on `probes`
+    (inputs that did not round kernels, though they may have calibrated the activation ranges; their float
+    outputs `probe_outputs`), is added to each reference output in turn (`expected_disagreements`); the
+    count of disagreements is taken as Poisson with that mean."""
+    if not len(probes) or not len(reference):
+        raise ValueError("select_int8 needs probes and reference outputs")
+    n = len(reference)
+    allowed = max(d for d in range(n + 1) if (n - d) / n >= bound)  # disagreements the bound allows
+    tried, best, kept = [], None, None
+    with tempfile.TemporaryDirectory() as scratch:
+        for blocks in INT8_BLOCKS:
+            if kept == (kept := float_ops(calibrated, blocks)):
+                continue
+            path = Path(scratch, f"int8_{blocks}.tflite")
+            path.write_bytes(_quantize(calibrated, input_type, kept))
+            expected = expected_disagreements(reference, _log(runners.tflite(path)(probes)) - _log(probe_outputs))
+            meets = _poisson_cdf(allowed, expected)
+            tried.append({"blocks": blocks, "expected_disagreements": round(expected, 3), "p_meets_bound": round(meets, 4)})
+            if best is None or meets >= SURE or expected < best[1]:
+                best = (path.read_bytes(), expected, tried[-1])
+            if meets >= SURE:
+                break
+    return best[0], {"float_blocks": best[2]["blocks"], "expected_disagreements": best[2]["expected_disagreements"],
+                     "probes": len(probes), "tried": tried}
+
+
+def expected_disagreements(reference: np.ndarray, noise: np.ndarray) -> float:
+    """How many of the inputs with float class scores `reference` (n, classes) are expected to change top-1
+    class when each error of `noise` (m, classes; in log scores) is added to them in turn."""
+    scores = _log(reference)
+    moved = (scores[:, None, :] + noise[None, :, :]).argmax(-1) != scores.argmax(-1)[:, None]
+    return float(moved.mean(1).sum())
+
+
+def _poisson_cdf(k: int, mean: float) -> float:
+    """P(X <= k) for X ~ Poisson(mean)."""
+    term = total = math.exp(-mean)
+    for i in range(1, k + 1):
+        term *= mean / i
+        total += term
+    return min(total, 1.0)
+
+
+def _log(probabilities: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(probabilities, 1e-12))
+
+
+def float_ops(flatbuffer: bytes, blocks: int = INT8_BLOCKS[0], head: bool = True) -> list[str]:
     """Names of the ops of a TFLite model that int8 keeps in float: its first ops and, with `head`, its last.
 
-    First: the ops through the first regular convolution (CONV_2D) after the first convolution whose
-    output is smaller than the first convolution's, i.e. the input normalisation (everything before the
-    first convolution), the stem stage and the first downsampling block up to its projection.
-    Convolutions with a 1 x 1 output (squeeze-and-excitation's) count as neither. `first_block=False`, or
-    no regular convolution after the downsampling one: the ops before the downsampling convolution (the
-    stem stage alone); a model that never downsamples: the ops before its first convolution; no
-    convolution: none.
+    First: the input normalisation (everything before the first convolution), the stem stage and the
+    first `blocks` downsampling blocks, each up to its projection: the ops through the first regular
+    convolution (CONV_2D) after each of the first `blocks` convolutions whose output is smaller than every
+    convolution's before it (on Lite0, blocks=1: through block 2a; 2: block 3a; 3: block 4a; 4: block 6a).
+    Convolutions with a 1 x 1 output (squeeze-and-excitation's) count as neither. `blocks=0`, or no
+    regular convolution after the first downsampling one: the ops before that downsampling convolution
+    (the stem stage alone); fewer than `blocks` downsampling blocks: through the last projection found; a
+    model that never downsamples: the ops before its first convolution; no convolution: none.
     Last (the head): every op after the model's next-to-last layer with weights (convolution or fully
     connected): a classifier's global pooling, classifier and softmax; a segmenter's last convolution,
     upsampling and per-pixel softmax. Fewer than two layers with weights: none."""
@@ -88,27 +151,29 @@ def float_ops(flatbuffer: bytes, first_block: bool = True, head: bool = True) ->
     names = [output.Name().decode() for _, output in ops]
     layers = [i for i, (code, _) in enumerate(ops) if code in _CONVOLUTIONS | {schema.BuiltinOperator.FULLY_CONNECTED}]
     last = names[layers[-2] + 1:] if head and len(layers) > 1 else []
-    return list(dict.fromkeys(names[:_first_ops(ops, first_block)] + last))  # in order, each once
+    return list(dict.fromkeys(names[:_first_ops(ops, blocks)] + last))  # in order, each once
 
 
-def _first_ops(ops: list, first_block: bool) -> int:
+def _first_ops(ops: list, blocks: int) -> int:
     """How many of `ops` (code, output tensor) `float_ops` keeps in float at the start."""
-    first, stem_height, downsampling = None, None, None
+    end, height, downsampled, projected = 0, None, 0, True
     for i, (code, output) in enumerate(ops):
         if code not in _CONVOLUTIONS:
             continue
-        height = output.ShapeAsNumpy()[1]
-        if stem_height is None:
-            first, stem_height = i, height
-        elif height <= 1:
+        if height is None:  # the first convolution
+            end, height = i, output.ShapeAsNumpy()[1]
+        elif output.ShapeAsNumpy()[1] <= 1:
             continue
-        elif downsampling is None and height < stem_height:
-            downsampling = i
-            if not first_block:
+        elif output.ShapeAsNumpy()[1] < height:  # a downsampling convolution
+            height, downsampled, projected = output.ShapeAsNumpy()[1], downsampled + 1, False
+            end = i if downsampled == 1 else end
+            if downsampled > blocks:
                 break
-        elif downsampling is not None and code == schema.BuiltinOperator.CONV_2D:
-            return i + 1
-    return (first or 0) if downsampling is None else downsampling
+        elif not projected and code == schema.BuiltinOperator.CONV_2D:  # its projection
+            end, projected = i + 1, True
+            if downsampled == blocks:
+                break
+    return end
 
 
 _CONVOLUTIONS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D}
@@ -116,12 +181,16 @@ _CONVOLUTIONS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWIS
 
 def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[str, ...],
                  representative: np.ndarray | None = None, metadata: dict | None = None,
-                 kind: str = "image") -> dict[str, Path]:
-    """`directory/<name>_<mode>.tflite` for each mode; `representative` inputs calibrate int8 and choose
-    how fp16/int8 kernels round (the first ROUNDING_IMAGES); `metadata`: keyword arguments of
-    `kerastl.export.metadata.with_metadata` (None: no metadata); `kind`: the model's input, "image" or
-    "waveform" (the input's name; what int8 takes)."""
-    written = {}
+                 kind: str = "image", target: tuple[np.ndarray, float] | None = None) -> tuple[dict[str, Path], dict | None]:
+    """(`directory/<name>_<mode>.tflite` for each mode, how int8's float ops were chosen or None).
+
+    `representative` inputs calibrate int8 and choose how fp16/int8 kernels round (the first
+    ROUNDING_IMAGES); `metadata`: keyword arguments of `kerastl.export.metadata.with_metadata` (None: no
+    metadata); `kind`: the model's input, "image" or "waveform" (the input's name; what int8 takes);
+    `target`: (the float model's class scores on the verify inputs, the top-1 agreement bound) that int8's
+    float ops are chosen for (`select_int8`, on the representative inputs after the first ROUNDING_IMAGES);
+    None, or no such inputs: the first of INT8_BLOCKS."""
+    written, chosen = {}, None
     with tempfile.TemporaryDirectory() as scratch:
         graphs = {}  # one SavedModel per set of weights, converted once per mode
         for mode in modes:
@@ -133,10 +202,20 @@ def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[st
                     _save_graph(source, graphs[rounding], kind)
             written[mode] = directory / f"{name}_{mode}.tflite"
             with phase(f"export: TFLite {mode}"):
-                flatbuffer = (convert_int8(graphs[rounding], representative, INT8_INPUT[kind]) if mode == "int8"
-                              else converter(graphs[rounding], mode).convert())
+                if mode != "int8":
+                    flatbuffer = converter(graphs[rounding], mode).convert()
+                else:
+                    calibrated = converter(graphs[rounding], mode, representative).convert()
+                    probes = representative[ROUNDING_IMAGES:]
+                    if target is None or not len(probes):
+                        flatbuffer = quantize_int8(calibrated, INT8_INPUT[kind])
+                    else:
+                        flatbuffer, chosen = select_int8(calibrated, INT8_INPUT[kind], probes,
+                                                         model.predict(probes, batch_size=32, verbose=0), *target)
+                        logger.info("  int8: %d downsampling block(s) in float, %.2f disagreements predicted",
+                                    chosen["float_blocks"], chosen["expected_disagreements"])
                 written[mode].write_bytes(with_metadata(flatbuffer, **metadata) if metadata else flatbuffer)
-    return written
+    return written, chosen
 
 
 def _save_graph(model: keras.Model, path: str, kind: str = "image") -> None:

@@ -123,7 +123,7 @@ def export(
     reference = model.predict(images, batch_size=32, verbose=0)
 
     with atomic_dir(Path(out_dir) / name / str(version)) as tmp:
-        artefacts = {}
+        artefacts, int8_choice = {}, None
         if "saved_model" in formats:
             with phase(f"export: SavedModel ({len(SIGNATURES[task.input])} signatures, warm-up requests)"):
                 write_saved_model(model, task, tmp, labels, name, images)
@@ -145,7 +145,7 @@ def export(
         report = {"name": name, "version": version, "task": task_of(model), "images": len(images),
                   "artefacts": verify(model, tmp, artefacts, images, bounds,
                                       verify_files if task_of(model) in MEDIAPIPE_TASKS else None, reference)}
-        if "tflite" in formats and int8_choice:
+        if int8_choice:
             report["artefacts"]["tflite_int8"]["float_ops"] = int8_choice
         finish(tmp, report, strict)
     return _warn_misses(report)

@@ -93,13 +93,13 @@ def select_int8(calibrated: bytes, input_type: tf.DType, probes: np.ndarray, pro
         for blocks in INT8_BLOCKS:
             if kept == (kept := float_ops(calibrated, blocks)):
                 continue
-            path = Path(scratch, f"int8_{blocks}.tflite")
-            path.write_bytes(_quantize(calibrated, input_type, kept))
+            flatbuffer, path = _quantize(calibrated, input_type, kept), Path(scratch, f"int8_{blocks}.tflite")
+            path.write_bytes(flatbuffer)
             expected = expected_disagreements(reference, _log(runners.tflite(path)(probes)) - _log(probe_outputs))
             meets = _poisson_cdf(allowed, expected)
             tried.append({"blocks": blocks, "expected_disagreements": round(expected, 3), "p_meets_bound": round(meets, 4)})
             if best is None or meets >= SURE or expected < best[1]:
-                best = (path.read_bytes(), expected, tried[-1])
+                best = (flatbuffer, expected, tried[-1])
             if meets >= SURE:
                 break
     return best[0], {"float_blocks": best[2]["blocks"], "expected_disagreements": best[2]["expected_disagreements"],

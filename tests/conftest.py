@@ -45,14 +45,27 @@ def photo_folder(root: Path, classes=("0", "1", "2"), per_class: int = 8, split:
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory) -> Path:
-    """`kerastl demo --no-export` at 64 px through the CLI: one real run directory that the run and CLI
+def demo_run(tmp_path_factory, worker_id) -> Path:
+    """`kerastl demo --no-export` at 64 px, run as a command: one real run directory that the run and CLI
     tests inspect (a run's export is tested by tests/test_resume.py, exports by tests/test_export.py).
+    Built once per session: the first pytest worker to ask builds it under a lock, the others wait and
+    reuse it. In a process of its own, so no worker is left to collect the run's TensorFlow objects
+    (that collection took 8-60 s of the next test's teardown).
+    Phase 2 trains the top block only (24 s for the run, alone; the demo's top 5 blocks: 39 s).
     Without augmentation: tests/test_distribute.py compares a two-worker run with it, where each worker
     augments its own share with its own draws (noise that is not the distribution's)."""
-    from kerastl import cli
+    import fcntl
+    import subprocess
+    import sys
 
-    out = tmp_path_factory.mktemp("demo") / "run"
-    assert cli.main(["demo", "--out", str(out), "--image-size", "64", "--head-epochs", "40",
-                     "--fine-tune-epochs", "1", "--augment", "none", "--no-export"]) == 0
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # pytest-xdist: the session's directory
+    out = shared / "demo" / "run"
+    with open(shared / "demo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "metrics.json").is_file():
+            done = subprocess.run([sys.executable, "-m", "kerastl", "demo", "--out", str(out), "--image-size", "64",
+                                   "--head-epochs", "40", "--fine-tune-epochs", "1", "--unfreeze-blocks", "1",
+                                   "--augment", "none", "--no-export"], capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     return out

@@ -34,7 +34,7 @@ def trained():
     data = kerastl.data.shapes(32, 96, seed=0)
     model = kerastl.build("efficientnet_lite0", num_classes=3, task="detection", input_shape=(96, 96, 3))
     frozen = model.backbone.image_encoder.get_layer("block3a_expand_conv").kernel.numpy().copy()
-    model.fit(data.images, {"boxes": data.boxes, "labels": data.labels}, epochs=30, batch_size=16, verbose=0)
+    model.fit(data.images, {"boxes": data.boxes, "labels": data.labels}, epochs=20, batch_size=16, verbose=0)
     return model, data, frozen
 
 
@@ -44,9 +44,9 @@ def test_detector_learns_generated_shapes(trained):
     np.testing.assert_array_equal(model.backbone.image_encoder.get_layer("block3a_expand_conv").kernel.numpy(), frozen)
     predicted = model.predict(data.images, batch_size=16, verbose=0)
     assert set(predicted) == {"boxes", "labels", "confidence", "num_detections"}
-    assert recall_at_half_iou(data, predicted) >= 0.8  # measured 0.94 on the 32 training images (96 px, 30 epochs)
+    assert recall_at_half_iou(data, predicted) >= 0.8  # measured 0.875 on the 32 training images (96 px, 20 epochs)
     held_out = kerastl.data.shapes(32, 96, seed=1)
-    assert recall_at_half_iou(held_out, model.predict(held_out.images, batch_size=16, verbose=0)) >= 0.7  # measured 0.89
+    assert recall_at_half_iou(held_out, model.predict(held_out.images, batch_size=16, verbose=0)) >= 0.7  # measured 0.84
 
 
 def test_detector_saves_and_reloads(trained, tmp_path):

@@ -50,7 +50,7 @@ def demo_run(tmp_path_factory, worker_id) -> Path:
     tests inspect (a run's export is tested by tests/test_resume.py, exports by tests/test_export.py).
     Built once per session: the first pytest worker to ask builds it under a lock, the others wait and
     reuse it. In a process of its own, so no worker is left to collect the run's TensorFlow objects
-    (that collection took 8-60 s of the next test's teardown).
+    (the worker that ran it in-process spent 8-61 s in the next test's teardown, `clear_session`).
     Phase 2 trains the top block only (24 s for the run, alone; the demo's top 5 blocks: 39 s).
     Without augmentation: tests/test_distribute.py compares a two-worker run with it, where each worker
     augments its own share with its own draws (noise that is not the distribution's)."""

@@ -23,7 +23,7 @@ def test_every_keras_application_is_in_the_zoo():
 @pytest.fixture
 def zero_initialised(monkeypatch):
     """Random initialisers draw zeros: the family tests check structure, and drawing the random weights of
-    the large families (EfficientNetV2-L, NASNetLarge, ConvNeXt-XLarge) took ~40 % of their build time."""
+    the large families (EfficientNetV2-L, NASNetLarge, ConvNeXt-XLarge) took a third to a half of their build."""
     from keras.src.initializers.random_initializers import RandomInitializer
 
     def subclasses(cls):

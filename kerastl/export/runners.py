@@ -28,10 +28,12 @@ def saved_model(path: Path, key: str, signature: str = "serving_default", loaded
     return lambda x: function(**{name: tf.constant(x)})[key].numpy()
 
 
-def tflite(path: Path, key: str = "") -> Runner:
+def tflite(model: Path | bytes, key: str = "") -> Runner:
+    """`model`: a .tflite file, or its flatbuffer (bytes)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=os.cpu_count())  # as onnxruntime does
+    source = {"model_content": model} if isinstance(model, bytes) else {"model_path": str(model)}
+    interpreter = Interpreter(**source, num_threads=os.cpu_count())  # as onnxruntime does
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
 
     def run(x: np.ndarray) -> np.ndarray:

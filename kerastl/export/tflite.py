@@ -89,19 +89,17 @@ def select_int8(calibrated: bytes, input_type: tf.DType, probes: np.ndarray, pro
     n = len(reference)
     allowed = max(d for d in range(n + 1) if (n - d) / n >= bound)  # disagreements the bound allows
     tried, best, kept = [], None, None
-    with tempfile.TemporaryDirectory() as scratch:
-        for blocks in INT8_BLOCKS:
-            if kept == (kept := float_ops(calibrated, blocks)):
-                continue
-            flatbuffer, path = _quantize(calibrated, input_type, kept), Path(scratch, f"int8_{blocks}.tflite")
-            path.write_bytes(flatbuffer)
-            expected = expected_disagreements(reference, _log(runners.tflite(path)(probes)) - _log(probe_outputs))
-            meets = _poisson_cdf(allowed, expected)
-            tried.append({"blocks": blocks, "expected_disagreements": round(expected, 3), "p_meets_bound": round(meets, 4)})
-            if best is None or meets >= SURE or expected < best[1]:
-                best = (flatbuffer, expected, tried[-1])
-            if meets >= SURE:
-                break
+    for blocks in INT8_BLOCKS:
+        if kept == (kept := float_ops(calibrated, blocks)):
+            continue
+        flatbuffer = _quantize(calibrated, input_type, kept)
+        expected = expected_disagreements(reference, _log(runners.tflite(flatbuffer)(probes)) - _log(probe_outputs))
+        meets = _poisson_cdf(allowed, expected)
+        tried.append({"blocks": blocks, "expected_disagreements": round(expected, 3), "p_meets_bound": round(meets, 4)})
+        if best is None or meets >= SURE or expected < best[1]:
+            best = (flatbuffer, expected, tried[-1])
+        if meets >= SURE:
+            break
     return best[0], {"float_blocks": best[2]["blocks"], "expected_disagreements": best[2]["expected_disagreements"],
                      "probes": len(probes), "tried": tried}
 

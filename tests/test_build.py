@@ -86,36 +86,43 @@ def test_mismatched_weights_file_is_a_clear_error(tmp_path):
 
 
 OFFLINE = """
-import os, kerastl
-try:
-    kerastl.build({name!r}, num_classes=3, input_shape=(96, 96, 3), weights={weights!r})
-except kerastl.WeightsUnavailableError as e:
-    print("CAUSE", e.__cause__, e.__suppress_context__)
-    print(e)
+import kerastl
+for name, weights in {cases!r}:
+    print("CASE", name, weights)
+    try:
+        kerastl.build(name, num_classes=3, input_shape=(96, 96, 3), weights=weights)
+    except kerastl.WeightsUnavailableError as e:
+        print("CAUSE", e.__cause__, e.__suppress_context__)
+        print(e)
 """
+OFFLINE_CASES = [("mobilenetv2", "imagenet"), ("resnet_18_imagenet", "imagenet"), ("resnet_18_imagenet", None)]
 
 
-def _offline(name, tmp_path, weights="imagenet"):
-    # A proxy on a closed loopback port makes every download fail at once, network or not.
+@pytest.fixture(scope="module")
+def offline(tmp_path_factory):
+    """(the downloads' cache directory, {"NAME WEIGHTS": what building it printed}) for OFFLINE_CASES, built
+    in one process where a proxy on a closed loopback port makes every download fail at once, network or not."""
+    home = tmp_path_factory.mktemp("offline")
     env = {**os.environ, "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
-           "KERAS_HOME": str(tmp_path), "KAGGLEHUB_CACHE": str(tmp_path), "HF_HOME": str(tmp_path)}
-    out = subprocess.run([sys.executable, "-c", OFFLINE.format(name=name, weights=weights)], env=env, capture_output=True,
+           "KERAS_HOME": str(home), "KAGGLEHUB_CACHE": str(home), "HF_HOME": str(home)}
+    out = subprocess.run([sys.executable, "-c", OFFLINE.format(cases=OFFLINE_CASES)], env=env, capture_output=True,
                          text=True, timeout=300)
     assert "Traceback" not in out.stdout, out.stdout
-    return out.stdout
+    return home, dict(case.split("\n", 1) for case in out.stdout.split("CASE ")[1:])
 
 
-def test_offline_imagenet_download_is_a_clear_error(tmp_path):
-    out = _offline("mobilenetv2", tmp_path)
+def test_offline_imagenet_download_is_a_clear_error(offline):
+    home, printed = offline
+    out = printed["mobilenetv2 imagenet"]
     assert "CAUSE None True" in out
     assert "could not download the 'imagenet' weights of backbone 'mobilenetv2'" in out
     assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_96_no_top.h5" in out
-    assert f"{tmp_path}/models/mobilenet_v2" in out and "weights='/path/to/" in out
+    assert f"{home}/models/mobilenet_v2" in out and "weights='/path/to/" in out
 
 
 @pytest.mark.parametrize("weights", ["imagenet", None])
-def test_offline_keras_hub_preset_is_a_clear_error(tmp_path, weights):
-    out = _offline("resnet_18_imagenet", tmp_path, weights)  # weights=None still needs the preset's config
+def test_offline_keras_hub_preset_is_a_clear_error(offline, weights):
+    out = offline[1][f"resnet_18_imagenet {weights}"]  # weights=None still needs the preset's config
     assert "CAUSE None True" in out
     assert f"could not download the {weights or 'config'!r} weights of backbone 'resnet_18_imagenet'" in out
     assert "save_to_preset('DIR')" in out and "kerastl.build('DIR')" in out

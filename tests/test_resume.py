@@ -22,7 +22,7 @@ RUN_FILES = ["MODEL_CARD.md", "best.keras", "confusion.png", "curves.png", "hist
 def _command(data, out) -> list[str]:
     return [sys.executable, "-m", "kerastl", "train", "--data", str(data), "--out", str(out), "--image-size", "32",
             "--head-epochs", "3", "--fine-tune-epochs", "3", "--unfreeze-blocks", "1",
-            "--formats", "saved_model", "tflite", "--quantize", "int8"]
+            "--formats", "tflite", "--quantize", "int8"]  # the noisiest converter (quiet output checked)
 
 
 def _kill_when_printed(command: list[str], trigger: str) -> str:
@@ -70,6 +70,6 @@ def test_a_run_killed_three_times_then_rerun_ends_complete_with_every_epoch_and_
     printed = done.stdout + done.stderr
     assert not [noise for noise in NOISE if noise in printed], printed
     assert json.loads((out / "export" / "model" / "1" / "export_report.json").read_text())["artefacts"].keys() == {
-        "saved_model", "tflite_int8"}
-    for line in ("export: TFLite int8: done in", "tflite_int8: top1_agreement", "verifying 2 artefact(s)"):
+        "tflite_int8"}
+    for line in ("export: TFLite int8: done in", "tflite_int8: top1_agreement", "verifying 1 artefact(s)"):
         assert re.search(rf"^\[ *\d+\.\d s\] .*{re.escape(line)}", done.stdout, re.M), (line, done.stdout)

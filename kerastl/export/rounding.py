@@ -66,11 +66,11 @@ def _rounded_copy(model: keras.Model, images: np.ndarray, grid: str, batch_size:
     if sequential:
         _round_sequentially(model, copy, images, batch_size, passes)
         return copy
-    moments = _input_moments(model, images, batch_size)
+    moments = _input_moments(model, images, batch_size) if passes else {}  # nearest rounding needs none
     for layer in copy._flatten_layers():
         if not _supported(layer):
             continue
-        second, first = moments[layer.name]
+        second, first = moments.get(layer.name, (None, None))
         bias = folded[id(layer)].beta if id(layer) in folded else layer.bias if layer.use_bias else None
         bias_error = None
         if grid == "fp16" and bias is not None:  # TFLite stores biases in float16 too: let the kernel make up for it
@@ -280,6 +280,8 @@ def _round(layer, moment: np.ndarray, first: np.ndarray | None, bias_error: np.n
         first = None if first is None else first[:, None]
         w = kernel.reshape(-1, shape[-1])
     current, other = _neighbours(w, grid)
+    if not passes:  # nearest rounding
+        return current.reshape(shape).astype(layer.kernel.dtype)
     if depthwise:  # M w_q - C w, per column
         gradient = np.einsum("oij,jo->io", moment, current) - np.einsum("oij,jo->io", cross, w)
         diagonal = np.einsum("oii->io", moment)

@@ -45,5 +45,5 @@ def load_images(pairs, size: int) -> tuple[np.ndarray, np.ndarray]:
     from kerastl.data import pixels
 
     batches = pixels.files([str(f) for f, _ in pairs], (size, size)).batch(64).as_numpy_iterator()
-    x = np.concatenate(list(batches)) if pairs else np.zeros((0, size, size, 3), "float32")
-    return x.astype("float32"), np.array([label for _, label in pairs], dtype="int32")
+    x = np.concatenate(list(batches)) if pairs else np.zeros((0, size, size, 3), "float32")  # float32 already
+    return x, np.array([label for _, label in pairs], dtype="int32")

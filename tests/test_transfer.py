@@ -63,4 +63,6 @@ def test_two_phase_fine_tuning_beats_or_matches_frozen_only():
     two_phase = accuracy()
     print(f"frozen-only {frozen:.3f} -> two-phase {two_phase:.3f}")
     assert frozen >= 0.6, frozen
-    assert two_phase >= frozen - 0.01, (frozen, two_phase)
+    # one draw of 300 photos: the head's shuffle order alone moved it by 10 photos (measured 0.780 -> 0.807 and
+    # 0.813 -> 0.800); what this guards against is the collapse a trained BatchNorm or a high rate causes
+    assert two_phase >= frozen - 0.03, (frozen, two_phase)

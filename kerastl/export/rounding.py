@@ -23,6 +23,7 @@ from keras.src.models.functional import Functional
 
 PATCHES_PER_BATCH = 1024  # input patches sampled per layer and batch for E[xxᵀ]
 MAX_TAPS = 2304  # larger kernels (e.g. 3x3x512) keep nearest rounding: the greedy pass is O(taps²)
+BLOCK = 64  # taps `_round` visits one by one before it updates the other taps' gradients in one product
 
 
 Moments = dict[str, tuple[np.ndarray, np.ndarray]]  # layer name -> (Σppᵀ, Σp) of its input patches
@@ -290,15 +291,23 @@ def _round(layer, moment: np.ndarray, first: np.ndarray | None, bias_error: np.n
         diagonal = np.diag(moment)[:, None]
     if bias_error is not None:
         gradient = gradient + first * bias_error
+    taps = w.shape[0]
     for _ in range(passes):
-        for i in range(w.shape[0]):
-            move = other[i] - current[i]
-            flip = 2 * move * gradient[i] + move * move * diagonal[i] < 0
-            if not flip.any():
-                continue
-            delta = np.where(flip, move, 0.0)
-            current[i], other[i] = np.where(flip, other[i], current[i]), np.where(flip, current[i], other[i])
-            gradient += (moment[:, :, i].T if depthwise else moment[:, i:i + 1]) * delta
+        for start in range(0, taps, BLOCK):  # taps in blocks: within one, tap by tap; the other rows once after it
+            block = slice(start, min(start + BLOCK, taps))
+            deltas = np.zeros((block.stop - start, w.shape[1]))
+            for i in range(start, block.stop):
+                move = other[i] - current[i]
+                flip = 2 * move * gradient[i] + move * move * diagonal[i] < 0
+                if not flip.any():
+                    continue
+                deltas[i - start] = delta = np.where(flip, move, 0.0)
+                current[i], other[i] = np.where(flip, other[i], current[i]), np.where(flip, current[i], other[i])
+                gradient[block] += (moment[:, block, i].T if depthwise else moment[block, i:i + 1]) * delta
+            for rows in (slice(0, start), slice(block.stop, taps)) if deltas.any() else ():
+                if rows.start < rows.stop:
+                    gradient[rows] += (np.einsum("orj,jo->ro", moment[:, rows, block], deltas) if depthwise
+                                       else moment[rows, block] @ deltas)
     return current.reshape(shape).astype(layer.kernel.dtype)
 
 

@@ -61,11 +61,11 @@ def test_task_errors():
 
 @pytest.fixture(scope="module")
 def shapes_segmenter():
-    """Lite0 + U-Net decoder trained (frozen backbone, cached pyramid) on 100 generated 64 px images."""
+    """Lite0 + U-Net decoder trained (frozen backbone, cached pyramid) on 200 generated 64 px images."""
     keras.utils.set_random_seed(0)
-    data = kerastl.data.shapes(100, 64, seed=0)
+    data = kerastl.data.shapes(200, 64, seed=0)
     model = kerastl.build("efficientnet_lite0", num_classes=4, task="segmentation", input_shape=(64, 64, 3))
-    fit_head(model, tf.data.Dataset.from_tensor_slices((data.images, data.masks)).batch(32), epochs=15,
+    fit_head(model, tf.data.Dataset.from_tensor_slices((data.images, data.masks)).batch(32), epochs=20,
              learning_rate=3e-3)
     return model
 
@@ -75,7 +75,9 @@ def test_segmentation_learns_generated_shapes(shapes_segmenter):
     held_out = kerastl.data.shapes(100, 64, seed=1)
     iou = keras.metrics.MeanIoU(4, sparse_y_pred=False)
     iou.update_state(held_out.masks, shapes_segmenter.predict(held_out.images, verbose=0))
-    assert float(iou.result()) >= 0.8  # measured 0.86 (100 images, 15 epochs; 0.97 with 400 images, 30 epochs)
+    # measured 0.83-0.91 over the decoder's initial values of Keras seeds 0-5; with 100 images and 15 epochs,
+    # 0.70-0.83 over seeds 0-2 (a bound that held or not by the draw)
+    assert float(iou.result()) >= 0.8
 
 
 @pytest.mark.e2e

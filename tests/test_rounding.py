@@ -7,7 +7,9 @@ from kerastl.export import rounding
 
 
 def _layer_and_moment(kind: str):
-    """(a built layer, Σppᵀ of random input patches: (taps, taps), or per channel for depthwise)."""
+    """(a built layer, Σppᵀ of random input patches: (taps, taps), or per channel for depthwise). Seeded: the
+    kernel's initial values are the global generator's, which earlier tests in the process move."""
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     if kind == "dense":  # 150 taps: three blocks of 64
         layer = keras.layers.Dense(8)
@@ -15,8 +17,8 @@ def _layer_and_moment(kind: str):
         patches = rng.normal(size=(400, 150)).cumsum(1)  # smooth, correlated taps: where nearest is worst
         return layer, patches.T @ patches
     layer = keras.layers.DepthwiseConv2D(3)
-    layer.build((None, 8, 8, 4))
-    patches = rng.normal(size=(4, 400, 9)).cumsum(2)
+    layer.build((None, 8, 8, 32))
+    patches = rng.normal(size=(32, 400, 9)).cumsum(2)
     return layer, np.swapaxes(patches, 1, 2) @ patches
 
 
@@ -39,4 +41,4 @@ def test_taps_in_blocks_round_exactly_as_tap_by_tap(kind, block, monkeypatch):
     blocked = rounding._round(layer, moment, None, None, 2, "int8")
     np.testing.assert_array_equal(blocked, one_by_one)
     assert not np.array_equal(blocked, nearest)  # it flipped taps, and for the better
-    assert _error(layer, blocked, moment) < 0.5 * _error(layer, nearest, moment)  # measured 0.42, 0.40
+    assert _error(layer, blocked, moment) < 0.5 * _error(layer, nearest, moment)  # measured 0.37, 0.30 (seeds 0-3: 0.21-0.47)

@@ -71,7 +71,7 @@ def _rounded_copy(model: keras.Model, images: np.ndarray, grid: str, batch_size:
     for layer in copy._flatten_layers():
         if not _supported(layer):
             continue
-        second, first = moments.get(layer.name, (None, None))
+        second, first = moments[layer.name] if passes else (None, None)
         bias = folded[id(layer)].beta if id(layer) in folded else layer.bias if layer.use_bias else None
         bias_error = None
         if grid == "fp16" and bias is not None:  # TFLite stores biases in float16 too: let the kernel make up for it

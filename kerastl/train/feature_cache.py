@@ -188,11 +188,9 @@ def fit_head(
                                    callbacks=callbacks)
         validation = None if val is None else _Batches(vx, vy, batch_size) if val_on_disk else _in_memory(
             vx, vy, batch_size)
-        if on_disk:
-            return head.fit(_Batches(x, y, batch_size, seed=0), validation_data=validation, epochs=epochs,
-                            verbose=verbose, callbacks=callbacks)
-        return head.fit(_in_memory(x, y, batch_size, shuffle=True), epochs=epochs, verbose=verbose, shuffle=False,
-                        validation_data=validation, callbacks=callbacks)
+        training = _Batches(x, y, batch_size, seed=0) if on_disk else _in_memory(x, y, batch_size, shuffle=True)
+        return head.fit(training, validation_data=validation, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                        shuffle=on_disk)  # Keras' shuffle: the batch order of `_Batches`; `_in_memory` draws its own
 
 
 def _in_memory(x, y: np.ndarray, batch_size: int, shuffle: bool = False) -> tf.data.Dataset:

@@ -206,6 +206,57 @@ def int8_selection(result: str) -> str:
                       "(P of meeting 0.99)", "blocks chosen", "held-out disagreements", "top-1 agreement"], table)
 
 
+LAYER_RULES = {"1 blocks": "normalisation, stem stage, first downsampling block and head (`select_int8`'s first rule)",
+               "by gain per byte": "the same and single layers, by predicted gain per float byte",
+               "2 blocks": "through the second downsampling block and head", "3 blocks": "through the third",
+               "4 blocks": "through the fourth (`select_int8`'s last rule)"}
+
+
+def int8_layers() -> str:
+    """Per rule of `bench/int8_layers.py`: size, prediction and held-out agreement over the draws."""
+    draws = _load("int8_layers")["draws"]
+    table = []
+    for rule, label in LAYER_RULES.items():
+        rows = [d["rows"][rule] for d in draws]
+        agreement = [r["top1_agreement"] for r in rows]
+        added = f" ({mean(len(r['layers_added']) for r in rows):.1f} layers on average)" if rule == "by gain per byte" else ""
+        table.append([label + added, f"{100 * mean(r['size_vs_fp32'] for r in rows):.1f}%",
+                      " / ".join(f"{r['expected_disagreements']:.2f}" for r in rows),
+                      " / ".join(f"{a:.3f}" for a in agreement), f"{mean(agreement):.4f}",
+                      f"{sum(a >= 0.99 for a in agreement)} of {len(rows)}"])
+    return _markdown(["in float", "size vs fp32 (mean)", "predicted disagreements, draw by draw",
+                      "top-1 agreement with Keras, draw by draw", "mean", "draws at ≥ 0.99"], table)
+
+
+def int8_layer_gains(top: int = 6) -> str:
+    """The layers whose float version `bench/int8_layers.py` predicted to gain most (mean over draws), and
+    every layer's gains summed against the four-block rule's."""
+    draws = _load("int8_layers")["draws"]
+    gains = {}
+    for d in draws:
+        for g in d["layer_gains"]:
+            gains.setdefault((g["layer"], g["kernel_weights"]), []).append(g["gain"])
+    ranked = sorted(gains.items(), key=lambda item: -mean(item[1]))
+    table = [[layer, f"{weights:,}", " / ".join(f"{g:.2f}" for g in per_draw), f"{mean(per_draw):.3f}"]
+             for (layer, weights), per_draw in ranked[:top]]
+    summed = [sum(g["gain"] for g in d["layer_gains"]) for d in draws]
+    blocks = [d["rows"]["1 blocks"]["expected_disagreements"] - d["rows"]["4 blocks"]["expected_disagreements"] for d in draws]
+    table += [[f"all {len(gains)} layers, each alone, summed", f"{sum(w for _, w in gains):,}",
+               " / ".join(f"{g:.2f}" for g in summed), f"{mean(summed):.3f}"],
+              ["the four-block rule instead of the one-block rule", "–", " / ".join(f"{g:.2f}" for g in blocks), f"{mean(blocks):.3f}"]]
+    return _markdown(["layer in float (besides the one-block rule)", "kernel weights",
+                      "predicted gain (disagreements), draw by draw", "mean"], table)
+
+
+def int8_bytes() -> str:
+    """Where the one-block int8 file's bytes go (`bench/int8_layers.py`, its last draw)."""
+    r = _load("int8_layers")
+    total = sum(r["one_block_bytes"].values())
+    return _markdown(["part of the file", "bytes", "share of the file", "share of fp32's size"], [
+        [kind, f"{size:,}", f"{100 * size / total:.1f}%", f"{100 * size / r['fp32_bytes']:.1f}%"]
+        for kind, size in r["one_block_bytes"].items()] + [["whole file", f"{total:,}", "100%", f"{100 * total / r['fp32_bytes']:.1f}%"]])
+
+
 def int8_latency(result: str = "int8_latency") -> str:
     r = _load(result)
     return _markdown(["file", "p50 batch 1 (ms)", "speed-up vs fp32", "speed-up, slowest and fastest round",
@@ -255,8 +306,10 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "int8_draws_head": lambda: int8_draws("int8_draws_head"),
           "int8_draws_head_2": lambda: int8_draws("int8_draws_head_2"), "int8_latency": int8_latency,
           "int8_latency_blocks": lambda: int8_latency("int8_latency_blocks"),
+          "int8_latency_blocks_vnni": lambda: int8_latency("int8_latency_blocks_vnni"),
           "int8_select": lambda: int8_draws("int8_select"),
           "int8_select_choices": lambda: int8_selection("int8_select"),
+          "int8_layers": int8_layers, "int8_layer_gains": int8_layer_gains, "int8_bytes": int8_bytes,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),
           "recipe_selection": recipe_selection}

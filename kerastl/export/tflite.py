@@ -139,17 +139,22 @@ def float_ops(flatbuffer: bytes, blocks: int = INT8_BLOCKS[0], head: bool = True
     Last (the head): every op after the model's next-to-last layer with weights (convolution or fully
     connected): a classifier's global pooling, classifier and softmax; a segmenter's last convolution,
     upsampling and per-pixel softmax. Fewer than two layers with weights: none."""
-    model = schema.Model.GetRootAsModel(flatbuffer, 0)
-    graph = model.Subgraphs(0)
-    ops = []  # (builtin code, output tensor) per op
-    for i in range(graph.OperatorsLength()):
-        op = graph.Operators(i)
-        opcode = model.OperatorCodes(op.OpcodeIndex())
-        ops.append((max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode()), graph.Tensors(op.Outputs(0))))
+    graph, ops = operators(flatbuffer)
+    ops = [(code, graph.Tensors(op.Outputs(0))) for code, op in ops]  # (builtin code, output tensor) per op
     names = [output.Name().decode() for _, output in ops]
-    layers = [i for i, (code, _) in enumerate(ops) if code in _CONVOLUTIONS | {schema.BuiltinOperator.FULLY_CONNECTED}]
+    layers = [i for i, (code, _) in enumerate(ops) if code in WEIGHTED]
     last = names[layers[-2] + 1:] if head and len(layers) > 1 else []
     return list(dict.fromkeys(names[:_first_ops(ops, blocks)] + last))  # in order, each once
+
+
+def operators(flatbuffer: bytes) -> tuple[schema.SubGraph, list[tuple[int, schema.Operator]]]:
+    """(the main graph, (builtin code, op) for each of its ops in order) of a TFLite flatbuffer."""
+    model = schema.Model.GetRootAsModel(flatbuffer, 0)
+    graph, ops = model.Subgraphs(0), []
+    for i in range(graph.OperatorsLength()):
+        opcode = model.OperatorCodes(graph.Operators(i).OpcodeIndex())
+        ops.append((max(opcode.BuiltinCode(), opcode.DeprecatedBuiltinCode()), graph.Operators(i)))
+    return graph, ops
 
 
 def _first_ops(ops: list, blocks: int) -> int:
@@ -175,6 +180,7 @@ def _first_ops(ops: list, blocks: int) -> int:
 
 
 _CONVOLUTIONS = {schema.BuiltinOperator.CONV_2D, schema.BuiltinOperator.DEPTHWISE_CONV_2D}
+WEIGHTED = _CONVOLUTIONS | {schema.BuiltinOperator.FULLY_CONNECTED}  # ops whose second input is a kernel
 
 
 def write_tflite(model: keras.Model, directory: Path, name: str, modes: tuple[str, ...],

@@ -11,10 +11,12 @@ calibration:
 - one per layer with weights (convolution or classifier) that one block leaves in int8: the one-block rule
   plus that layer in float. Its gain is the one-block file's predicted disagreements minus its own;
 - "by gain per byte": the layers with a positive gain added to the one-block rule in order of gain per
-  float byte they add (3 per kernel weight), predicting again after each, until the prediction meets the
-  bound (0.99) with P >= `tflite.SURE` or the file is larger than the four-block one.
+  byte they add to the file (measured on its per-layer file), predicting again after each. It stops when
+  the prediction meets the bound (0.99) with P >= `tflite.SURE`, when no layer with a positive gain is
+  left, or before the file would be larger than the four-block one; the last file is recorded.
 Every file but the per-layer ones is scored on the held-out photos against Keras. Also recorded: where
-the one-block file's bytes go (int8 kernels, float tensors, int32 biases, quantisation parameters).
+the last draw's one-block file's bytes go (int8 kernels, float tensors, int32 biases, quantisation
+parameters).
 """
 import argparse
 import re
@@ -34,7 +36,7 @@ from tensorflow.lite.python import schema_py_generated as schema  # noqa: E402
 from kerastl.export import runners, tflite  # noqa: E402
 from kerastl.export.rounding import int8_rounded  # noqa: E402
 
-CALIBRATION, BOUND, BLOCKS = 100, 0.99, (1, 2, 3, 4)
+CALIBRATION, BOUND = 100, 0.99
 
 
 def layers(flatbuffer: bytes) -> list[tuple[str, str, int]]:
@@ -44,27 +46,31 @@ def layers(flatbuffer: bytes) -> list[tuple[str, str, int]]:
     for code, op in ops:
         if code in tflite.WEIGHTED:
             name = graph.Tensors(op.Outputs(0)).Name().decode()
-            label = re.search(r"/(\w+?(?:conv|dwconv|predictions))_\d+/", name)
-            found.append((name, label.group(1) if label else name[:40], int(np.prod(graph.Tensors(op.Inputs(1)).ShapeAsNumpy()))))
+            label = re.search(r"/(\w+?conv)_\d+/", name)  # e.g. block4a_dwconv, block4a_project_conv
+            found.append((name, label.group(1) if label else name, int(np.prod(graph.Tensors(op.Inputs(1)).ShapeAsNumpy()))))
     return found
 
 
 def bytes_by_kind(flatbuffer: bytes) -> dict[str, int]:
-    """The flatbuffer's bytes: constant tensors by type, their quantisation parameters, and the rest."""
+    """The flatbuffer's bytes: constant tensors by type (each buffer once), every tensor's quantisation
+    parameters (a kernel's and a bias's per channel, an activation's one), and the rest."""
     model = schema.Model.GetRootAsModel(flatbuffer, 0)
     graph = model.Subgraphs(0)
     kinds = {schema.TensorType.INT8: "int8 tensors", schema.TensorType.FLOAT32: "float32 tensors",
              schema.TensorType.INT32: "int32 tensors (biases)"}
     found = dict.fromkeys([*kinds.values(), "quantisation parameters (scales, zero points)"], 0)
+    seen = set()
     for i in range(graph.TensorsLength()):
         tensor = graph.Tensors(i)
         buffer = model.Buffers(tensor.Buffer())
-        if buffer is not None and buffer.DataLength():
+        if buffer is not None and buffer.DataLength() and tensor.Buffer() not in seen:
+            seen.add(tensor.Buffer())
             kind = kinds.get(tensor.Type(), "other tensors")
             found[kind] = found.get(kind, 0) + buffer.DataLength()
         q = tensor.Quantization()
         if q is not None:
-            found["quantisation parameters (scales, zero points)"] += 4 * q.ScaleLength() + 8 * q.ZeroPointLength()
+            found["quantisation parameters (scales, zero points)"] += (4 * (q.ScaleLength() + q.MinLength() + q.MaxLength())
+                                                                     + 8 * q.ZeroPointLength())
     found["rest (graph, names, metadata)"] = len(flatbuffer) - sum(found.values())
     return found
 
@@ -104,30 +110,33 @@ def main() -> None:
                         "size_vs_fp32": round(len(flatbuffer) / fp32_bytes, 4),
                         "top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean())}
 
-            rules = {f"{blocks} blocks": tflite.float_ops(calibrated, blocks) for blocks in BLOCKS}
-            rows = {rule: row(*predicted(names)) for rule, names in rules.items()}
-            one_block = rules["1 blocks"]
-            base = rows["1 blocks"]["expected_disagreements"]
-            gains = [(name, label, weights, base - predicted(one_block + [name])[1])
-                     for name, label, weights in layers(calibrated) if name not in one_block]
+            rules = {f"{blocks} blocks": tflite.float_ops(calibrated, blocks) for blocks in tflite.INT8_BLOCKS}
+            files = {rule: predicted(names) for rule, names in rules.items()}  # rule -> (flatbuffer, prediction)
+            rows = {rule: row(*file) for rule, file in files.items()}
+            one_block, (base_file, base) = rules["1 blocks"], files["1 blocks"]
+            gains = []  # (op name, label, kernel weights, predicted gain, bytes added)
+            for name, label, weights in layers(calibrated):
+                if name not in one_block:
+                    flatbuffer, expected = predicted(one_block + [name])
+                    gains.append((name, label, weights, base - expected, max(len(flatbuffer) - len(base_file), 1)))
             kept, added = list(one_block), []
             rows["by gain per byte"] = {**rows["1 blocks"], "layers_added": []}
-            for name, label, weights, gain in sorted(gains, key=lambda g: -g[3] / g[2]):
-                if gain <= 0:
+            for name, label, _, gain, size in sorted(gains, key=lambda g: -g[3] / g[4]):
+                if gain <= 0 or rows["by gain per byte"]["p_meets_bound"] >= tflite.SURE:
+                    break
+                flatbuffer, expected = predicted(kept + [name])
+                if len(flatbuffer) / fp32_bytes > rows["4 blocks"]["size_vs_fp32"]:
                     break
                 kept.append(name)
                 added.append(label)
-                rows["by gain per byte"] = {**row(*predicted(kept)), "layers_added": list(added)}
+                rows["by gain per byte"] = {**row(flatbuffer, expected), "layers_added": list(added)}
                 print(draw, label, rows["by gain per byte"], flush=True)
-                if (rows["by gain per byte"]["p_meets_bound"] >= tflite.SURE
-                        or rows["by gain per byte"]["size_vs_fp32"] > rows["4 blocks"]["size_vs_fp32"]):
-                    break
             draws.append({"draw": draw, "rows": rows,
-                          "layer_gains": [{"layer": label, "kernel_weights": weights, "gain": round(gain, 3)}
-                                          for _, label, weights, gain in gains]})
+                          "layer_gains": [{"layer": label, "kernel_weights": weights, "gain": round(gain, 3),
+                                           "bytes_added": size} for _, label, weights, gain, size in gains]})
             print(draw, rows, flush=True)
         write_result(args.result, {"model": str(args.run), "held_out": n, "fp32_bytes": fp32_bytes,
-                                   "one_block_bytes": bytes_by_kind(tflite.quantize_int8(calibrated)),
+                                   "one_block_bytes": bytes_by_kind(base_file),
                                    "draws": draws},
                      command=" ".join(["python bench/int8_layers.py", *sys.argv[1:]]))
 

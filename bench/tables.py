@@ -127,10 +127,11 @@ def _optional(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
-def mobile_speed(result: str = "mobile", shipped: str = "normalisation and stem stage") -> str:
-    """The side-by-side table of `result`; `shipped`: what its shipped int8 keeps in float. The error per
-    photo (Σ over classes of the squared probability difference, mean) where the bench measured it."""
-    names = {"int8": f"int8 (shipped: {shipped} in float)", "fp32": "fp32",
+def mobile_speed(result: str = "mobile", shipped: str = "normalisation and stem stage", int8: str = "") -> str:
+    """The side-by-side table of `result`; `shipped`: what its shipped int8 keeps in float (`int8`: the
+    int8 row's whole label instead). The error per photo (Σ over classes of the squared probability
+    difference, mean) where the bench measured it."""
+    names = {"int8": int8 or f"int8 (shipped: {shipped} in float)", "fp32": "fp32",
              "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)",
              "int8, layer by layer": "int8, kernels rounded layer by layer (kerastl before 2026-12-04)",
              "int8, stem stage alone in float": "int8, normalisation and stem stage alone in float (kerastl's earlier rule)",
@@ -232,24 +233,26 @@ def int8_layer_gains(top: int = 6) -> str:
     """The layers whose float version `bench/int8_layers.py` predicted to gain most (mean over draws), and
     every layer's gains summed against the four-block rule's."""
     draws = _load("int8_layers")["draws"]
-    gains = {}
+    gains, added = {}, {}
     for d in draws:
         for g in d["layer_gains"]:
             gains.setdefault((g["layer"], g["kernel_weights"]), []).append(g["gain"])
+            added.setdefault(g["layer"], []).append(g["bytes_added"])
     ranked = sorted(gains.items(), key=lambda item: -mean(item[1]))
-    table = [[layer, f"{weights:,}", " / ".join(f"{g:.2f}" for g in per_draw), f"{mean(per_draw):.3f}"]
-             for (layer, weights), per_draw in ranked[:top]]
+    table = [[layer, f"{weights:,}", f"{mean(added[layer]):,.0f}", " / ".join(f"{g:.2f}" for g in per_draw),
+              f"{mean(per_draw):.3f}"] for (layer, weights), per_draw in ranked[:top]]
     summed = [sum(g["gain"] for g in d["layer_gains"]) for d in draws]
     blocks = [d["rows"]["1 blocks"]["expected_disagreements"] - d["rows"]["4 blocks"]["expected_disagreements"] for d in draws]
     table += [[f"all {len(gains)} layers, each alone, summed", f"{sum(w for _, w in gains):,}",
-               " / ".join(f"{g:.2f}" for g in summed), f"{mean(summed):.3f}"],
-              ["the four-block rule instead of the one-block rule", "–", " / ".join(f"{g:.2f}" for g in blocks), f"{mean(blocks):.3f}"]]
-    return _markdown(["layer in float (besides the one-block rule)", "kernel weights",
+               f"{sum(mean(b) for b in added.values()):,.0f}", " / ".join(f"{g:.2f}" for g in summed), f"{mean(summed):.3f}"],
+              ["the four-block rule instead of the one-block rule", "–", "–", " / ".join(f"{g:.2f}" for g in blocks),
+               f"{mean(blocks):.3f}"]]
+    return _markdown(["layer in float (besides the one-block rule)", "kernel weights", "bytes it adds to the file",
                       "predicted gain (disagreements), draw by draw", "mean"], table)
 
 
 def int8_bytes() -> str:
-    """Where the one-block int8 file's bytes go (`bench/int8_layers.py`, its last draw)."""
+    """Where the one-block int8 file's bytes go (`bench/int8_layers.py`, its last draw's file)."""
     r = _load("int8_layers")
     total = sum(r["one_block_bytes"].values())
     return _markdown(["part of the file", "bytes", "share of the file", "share of fp32's size"], [
@@ -299,6 +302,9 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
                                                             "normalisation, stem stage and first downsampling block"),
           "mobile_head": lambda: mobile("mobile_head"),
           "mobile_head_speed": lambda: mobile_speed("mobile_head", "normalisation, stem stage, first downsampling block and head"),
+          "mobile_select": lambda: mobile("mobile_select"),
+          "mobile_select_speed": lambda: mobile_speed("mobile_select", int8="int8, select_int8's first rule (normalisation, "
+                                                      "stem stage, first downsampling block and head in float)"),
           "int8_noise": int8_noise,
           "int8_noise_stem": lambda: int8_noise(result="int8_noise_stem"), "int8_distill": int8_distill,
           "int8_rounding": lambda: int8_distill("int8_rounding"), "int8_draws": int8_draws,
@@ -309,6 +315,8 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "int8_latency_blocks_vnni": lambda: int8_latency("int8_latency_blocks_vnni"),
           "int8_select": lambda: int8_draws("int8_select"),
           "int8_select_choices": lambda: int8_selection("int8_select"),
+          "int8_select_shifted": lambda: int8_draws("int8_select_shifted"),
+          "int8_select_shifted_choices": lambda: int8_selection("int8_select_shifted"),
           "int8_layers": int8_layers, "int8_layer_gains": int8_layer_gains, "int8_bytes": int8_bytes,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),

@@ -86,8 +86,6 @@ def main() -> None:
         parser.error("--draws must be >= 1")
     model = keras.models.load_model(args.run / "model.keras")
     train, held_out, _, reference = int8_data(model, args.data)
-    n = len(reference)
-    allowed = max(d for d in range(n + 1) if (n - d) / n >= BOUND)
     draws = []
     with tempfile.TemporaryDirectory() as scratch:
         tflite._save_graph(model, f"{scratch}/float")
@@ -99,43 +97,42 @@ def main() -> None:
             probes = calibration[tflite.ROUNDING_IMAGES:]
             probe_outputs = model.predict(probes, verbose=0)
 
-            def predicted(float_names: list[str]) -> tuple[bytes, float]:
+            def predicted(float_names: list[str]) -> tuple[bytes, float, float]:
                 flatbuffer = tflite._quantize(calibrated, tf.uint8, float_names)
-                noise = tflite._log(runners.tflite(flatbuffer)(probes)) - tflite._log(probe_outputs)
-                return flatbuffer, tflite.expected_disagreements(reference, noise)
+                return flatbuffer, *tflite.predicted_agreement(flatbuffer, probes, probe_outputs, reference, BOUND)
 
-            def row(flatbuffer: bytes, expected: float) -> dict:
+            def row(flatbuffer: bytes, expected: float, meets: float) -> dict:
                 outputs = runners.tflite(flatbuffer)(held_out)
-                return {"expected_disagreements": round(expected, 3), "p_meets_bound": round(tflite._poisson_cdf(allowed, expected), 4),
+                return {"expected_disagreements": round(expected, 3), "p_meets_bound": round(meets, 4),
                         "size_vs_fp32": round(len(flatbuffer) / fp32_bytes, 4),
                         "top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean())}
 
             rules = {f"{blocks} blocks": tflite.float_ops(calibrated, blocks) for blocks in tflite.INT8_BLOCKS}
-            files = {rule: predicted(names) for rule, names in rules.items()}  # rule -> (flatbuffer, prediction)
+            files = {rule: predicted(names) for rule, names in rules.items()}  # rule -> (flatbuffer, prediction, P)
             rows = {rule: row(*file) for rule, file in files.items()}
-            one_block, (base_file, base) = rules["1 blocks"], files["1 blocks"]
+            one_block, (base_file, base, _) = rules["1 blocks"], files["1 blocks"]
             gains = []  # (op name, label, kernel weights, predicted gain, bytes added)
             for name, label, weights in layers(calibrated):
                 if name not in one_block:
-                    flatbuffer, expected = predicted(one_block + [name])
+                    flatbuffer, expected, _ = predicted(one_block + [name])
                     gains.append((name, label, weights, base - expected, max(len(flatbuffer) - len(base_file), 1)))
             kept, added = list(one_block), []
             rows["by gain per byte"] = {**rows["1 blocks"], "layers_added": []}
             for name, label, _, gain, size in sorted(gains, key=lambda g: -g[3] / g[4]):
                 if gain <= 0 or rows["by gain per byte"]["p_meets_bound"] >= tflite.SURE:
                     break
-                flatbuffer, expected = predicted(kept + [name])
+                flatbuffer, expected, meets = predicted(kept + [name])
                 if len(flatbuffer) / fp32_bytes > rows["4 blocks"]["size_vs_fp32"]:
                     break
                 kept.append(name)
                 added.append(label)
-                rows["by gain per byte"] = {**row(flatbuffer, expected), "layers_added": list(added)}
+                rows["by gain per byte"] = {**row(flatbuffer, expected, meets), "layers_added": list(added)}
                 print(draw, label, rows["by gain per byte"], flush=True)
             draws.append({"draw": draw, "rows": rows,
                           "layer_gains": [{"layer": label, "kernel_weights": weights, "gain": round(gain, 3),
                                            "bytes_added": size} for _, label, weights, gain, size in gains]})
             print(draw, rows, flush=True)
-        write_result(args.result, {"model": str(args.run), "held_out": n, "fp32_bytes": fp32_bytes,
+        write_result(args.result, {"model": str(args.run), "held_out": len(held_out), "fp32_bytes": fp32_bytes,
                                    "one_block_bytes": bytes_by_kind(base_file),
                                    "draws": draws},
                      command=" ".join(["python bench/int8_layers.py", *sys.argv[1:]]))

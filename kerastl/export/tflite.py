@@ -86,15 +86,12 @@ def select_int8(calibrated: bytes, input_type: tf.DType, probes: np.ndarray, pro
     count of disagreements is taken as Poisson with that mean."""
     if not len(probes) or not len(reference):
         raise ValueError("select_int8 needs probes and reference outputs")
-    n = len(reference)
-    allowed = max(d for d in range(n + 1) if (n - d) / n >= bound)  # disagreements the bound allows
     tried, best, kept = [], None, None
     for blocks in INT8_BLOCKS:
         if kept == (kept := float_ops(calibrated, blocks)):
             continue
         flatbuffer = _quantize(calibrated, input_type, kept)
-        expected = expected_disagreements(reference, _log(runners.tflite(flatbuffer)(probes)) - _log(probe_outputs))
-        meets = _poisson_cdf(allowed, expected)
+        expected, meets = predicted_agreement(flatbuffer, probes, probe_outputs, reference, bound)
         tried.append({"blocks": blocks, "expected_disagreements": round(expected, 3), "p_meets_bound": round(meets, 4)})
         if best is None or meets >= SURE or expected < best[1]:
             best = (flatbuffer, expected, tried[-1])
@@ -102,6 +99,16 @@ def select_int8(calibrated: bytes, input_type: tf.DType, probes: np.ndarray, pro
             break
     return best[0], {"float_blocks": best[2]["blocks"], "expected_disagreements": best[2]["expected_disagreements"],
                      "probes": len(probes), "tried": tried}
+
+
+def predicted_agreement(flatbuffer: bytes, probes: np.ndarray, probe_outputs: np.ndarray, reference: np.ndarray,
+                        bound: float) -> tuple[float, float]:
+    """(expected disagreements, probability of meeting `bound`) of the int8 `flatbuffer` with the float model on
+    the inputs whose float class scores are `reference`, from its error on `probes` (see `select_int8`)."""
+    n = len(reference)
+    allowed = max(d for d in range(n + 1) if (n - d) / n >= bound)  # disagreements the bound allows
+    expected = expected_disagreements(reference, _log(runners.tflite(flatbuffer)(probes)) - _log(probe_outputs))
+    return expected, _poisson_cdf(allowed, expected)
 
 
 def expected_disagreements(reference: np.ndarray, noise: np.ndarray) -> float:

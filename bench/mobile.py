@@ -41,6 +41,7 @@ import tensorflow as tf  # noqa: E402
 
 from kerastl import demo  # noqa: E402
 from kerastl.data import few_shot_split, load_images  # noqa: E402
+from kerastl.data.few_shot import IMAGE_SUFFIXES  # noqa: E402
 from kerastl.export import runners  # noqa: E402
 from kerastl.export.fresh_process import p50_ms, predict  # noqa: E402
 from kerastl.train.run import train_run  # noqa: E402
@@ -55,14 +56,34 @@ INT8_RULES = {"int8": {}, "int8, two blocks in float": {"blocks": 2}, "int8, hea
 
 def shifted_folder(root: Path, per_class: int = 50, held_out: int = 200) -> Path:
     """train/ and val/ class folders of shifted sign-digit JPEGs (photos disjoint from each other)."""
-    train_pairs, held_pairs = few_shot_split(SIGN_DIGITS, per_class, held_out, seed=1)
-    for split, pairs in (("train", train_pairs), ("val", held_pairs)):
-        images, labels = load_images(pairs, 100)
-        for i, (image, label) in enumerate(zip(shift(images), labels)):
-            path = root / split / str(label) / f"{i}.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(tf.io.encode_jpeg(image.astype("uint8"), quality=95).numpy())
+    for split, pairs in zip(("train", "val"), few_shot_split(SIGN_DIGITS, per_class, held_out, seed=1)):
+        _write_shifted(pairs, root / split)
     return root
+
+
+def unseen_photos(data: str, scratch: Path) -> list[tuple[Path, int]]:
+    """(file, class index) of every sign-digit photo that the bench's data set `data` does not use: "demo"
+    (the bundled 500 + 200) or "shifted" (`shifted_folder`'s; these are written shifted into `scratch`, as
+    `shifted_folder` writes its own)."""
+    classes = sorted(p.name for p in SIGN_DIGITS.iterdir() if p.is_dir())
+    everything = [(f, label) for label, name in enumerate(classes) for f in sorted((SIGN_DIGITS / name).iterdir())
+                  if f.suffix.lower() in IMAGE_SUFFIXES]
+    if data == "demo":
+        used = {f.name for f in demo.DATA.rglob("*") if f.is_file()}
+        return [(f, label) for f, label in everything if f.name not in used]
+    used = {f for pairs in few_shot_split(SIGN_DIGITS, 50, 200, seed=1) for f, _ in pairs}
+    folder = _write_shifted([(f, label) for f, label in everything if f not in used], scratch / "unseen")
+    return [(f, int(f.parent.name)) for f in sorted(folder.rglob("*.jpg"))]
+
+
+def _write_shifted(pairs: list[tuple[Path, int]], folder: Path) -> Path:
+    """`folder/<class index>/<i>.jpg`: the photos of `pairs` shifted (`domain_adaptation.shift`), JPEG quality 95."""
+    images, labels = load_images(pairs, 100)
+    for i, (image, label) in enumerate(zip(shift(images), labels)):
+        path = folder / str(label) / f"{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(tf.io.encode_jpeg(image.astype("uint8"), quality=95).numpy())
+    return folder
 
 
 def side_by_side(run_dir: Path, name: str, data: Path) -> dict:

@@ -207,6 +207,28 @@ def int8_selection(result: str) -> str:
                       "(P of meeting 0.99)", "blocks chosen", "held-out disagreements", "top-1 agreement"], table)
 
 
+def int8_unseen(results: dict[str, str]) -> str:
+    """Per model (result -> label) and rule: each draw's agreement on the held-out photos and on the unseen
+    ones, and select_int8's prediction against the disagreements seen there."""
+    table = []
+    for result, label in results.items():
+        r = _load(result)
+        for rule, rows in r["rows"].items():
+            held, unseen = [row["top1_agreement"] for row in rows], [row["unseen_top1_agreement"] for row in rows]
+            blocks = " / ".join(str(row["float_blocks"]) for row in rows) if "float_blocks" in rows[0] else ""
+            table.append([label, rule.split(", ", 1)[1] + (f" (blocks: {blocks})" if blocks else ""),
+                          f"{mean([row['size_bytes'] for row in rows]) / 1e6:.2f}",
+                          " / ".join(f"{a:.3f}" for a in held), f"{sum(a >= 0.99 for a in held)} of {len(rows)}",
+                          " / ".join(f"{a:.4f}" for a in unseen), f"{mean(unseen):.4f}",
+                          f"{sum(a >= 0.99 for a in unseen)} of {len(rows)}",
+                          f"{mean([row.get('unseen_predicted_disagreements', float('nan')) for row in rows]):.1f} / "
+                          f"{mean([(1 - a) * r['unseen'] for a in unseen]):.1f}"])
+    r = _load(next(iter(results)))
+    return _markdown(["model", "int8 rule", "size (MB)", f"{r['held_out']} held-out: agreement by draw", "≥ 0.99",
+                      f"{r['unseen']} unseen: agreement by draw", "mean", "≥ 0.99",
+                      "unseen disagreements: predicted / seen (mean)"], table)
+
+
 LAYER_RULES = {"1 blocks": "normalisation, stem stage, first downsampling block and head (`select_int8`'s first rule)",
                "by gain per byte": "the same and single layers, by predicted gain per float byte",
                "2 blocks": "through the second downsampling block and head", "3 blocks": "through the third",
@@ -317,6 +339,8 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "int8_select_choices": lambda: int8_selection("int8_select"),
           "int8_select_shifted": lambda: int8_draws("int8_select_shifted"),
           "int8_select_shifted_choices": lambda: int8_selection("int8_select_shifted"),
+          "int8_unseen": lambda: int8_unseen({"int8_unseen_demo": "demo, plain two-phase",
+                                              "int8_unseen_shifted": "shifted sign digits, default recipe"}),
           "int8_layers": int8_layers, "int8_layer_gains": int8_layer_gains, "int8_bytes": int8_bytes,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),

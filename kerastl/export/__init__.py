@@ -168,8 +168,27 @@ def finish(tmp: Path, report: dict, strict: bool) -> dict:
         refused = "".join(f"\nMediaPipe refused {a}: {report['artefacts'][a]['mediapipe']['refused']}" for a in failed
                           if "refused" in report["artefacts"][a].get("mediapipe", {}))
         raise ExportVerificationError(f"export failed verification for {failed}; nothing written.\n{table(report)}"
-                                      + refused)
+                                      + refused + "".join(_int8_note(report, a) for a in failed))
     return report
+
+
+def _int8_note(report: dict, artefact: str) -> str:
+    """For an int8 file that missed its agreement bound: what `select_int8` predicted of it on these inputs,
+    and what avoids the miss."""
+    row = report["artefacts"][artefact]
+    if "float_ops" not in row or row["top1_agreement"] >= next(iter(row["threshold"].values())):
+        return ""  # not int8, or it missed for another reason (MediaPipe refused it)
+    choice, ((_, bound),) = row["float_ops"], row["threshold"].items()
+    chosen = next(t for t in choice["tried"] if t["blocks"] == choice["float_blocks"])
+    n, last = report["images"], max(t["blocks"] for t in choice["tried"])
+    why = (f"which meets the bound on average; the agreement measured on {n} inputs was predicted to meet it with "
+           f"probability {chosen['p_meets_bound']:.2f} (inputs on which the model nearly ties its top two classes "
+           "flip under any quantisation)" if choice["predicted_to_meet_bound"] else
+           f"more than the bound allows on {n} inputs with every rule tried (up to {last} downsampling "
+           f"block{'s' if last > 1 else ''} in float)")
+    return (f"\n{artefact}: {chosen['expected_disagreements']:.1f} disagreements with Keras were predicted, {why}. "
+            f"fp16, or an int8 bound below {bound:g} (thresholds={{'tflite_int8': ('top1_agreement', ...)}}), "
+            "avoids that.")
 
 
 def passes(value: float, measure: str, bound: float) -> bool:

@@ -313,6 +313,7 @@ def scale() -> str:
                       f"fine-tuning, {r['fine_tune_steps']} steps (images/s)", "peak RSS (GB)"], rows)
 
 
+SELECT_FIRST = "int8, select_int8's first rule (normalisation, stem stage, first downsampling block and head in float)"
 TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": freeze_depth, "export": export, "quantization": quantization, "precision": precision,
           "domain_adaptation": domain_adaptation, "text": text, "mobile": mobile, "mobile_speed": mobile_speed,
           "mobile_vnni": lambda: mobile("mobile_vnni"), "mobile_vnni_speed": lambda: mobile_speed("mobile_vnni"),
@@ -325,8 +326,9 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "mobile_head": lambda: mobile("mobile_head"),
           "mobile_head_speed": lambda: mobile_speed("mobile_head", "normalisation, stem stage, first downsampling block and head"),
           "mobile_select": lambda: mobile("mobile_select"),
-          "mobile_select_speed": lambda: mobile_speed("mobile_select", int8="int8, select_int8's first rule (normalisation, "
-                                                      "stem stage, first downsampling block and head in float)"),
+          "mobile_select_speed": lambda: mobile_speed("mobile_select", int8=SELECT_FIRST),
+          "mobile_select_rate": lambda: mobile("mobile_select_rate"),
+          "mobile_select_rate_speed": lambda: mobile_speed("mobile_select_rate", int8=SELECT_FIRST),
           "int8_noise": int8_noise,
           "int8_noise_stem": lambda: int8_noise(result="int8_noise_stem"), "int8_distill": int8_distill,
           "int8_rounding": lambda: int8_distill("int8_rounding"), "int8_draws": int8_draws,
@@ -340,7 +342,8 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "int8_select_shifted": lambda: int8_draws("int8_select_shifted"),
           "int8_select_shifted_choices": lambda: int8_selection("int8_select_shifted"),
           "int8_unseen": lambda: int8_unseen({"int8_unseen_demo": "demo, plain two-phase",
-                                              "int8_unseen_shifted": "shifted sign digits, default recipe"}),
+                                              "int8_unseen_shifted": "shifted sign digits, default recipe",
+                                              "int8_unseen_default": "demo, default recipe"}),
           "int8_layers": int8_layers, "int8_layer_gains": int8_layer_gains, "int8_bytes": int8_bytes,
           "audio": audio, "scale": scale, "recipes": recipes,
           "recipes_50": lambda: recipes("recipes_50"), "recipes_lite1": lambda: recipes("recipes_lite1"),

@@ -41,7 +41,7 @@ import tensorflow as tf  # noqa: E402
 
 from kerastl import demo  # noqa: E402
 from kerastl.data import few_shot_split, load_images  # noqa: E402
-from kerastl.data.few_shot import IMAGE_SUFFIXES  # noqa: E402
+from kerastl.data.image_folder import index_folder  # noqa: E402
 from kerastl.export import runners  # noqa: E402
 from kerastl.export.fresh_process import p50_ms, predict  # noqa: E402
 from kerastl.train.run import train_run  # noqa: E402
@@ -65,15 +65,14 @@ def unseen_photos(data: str, scratch: Path) -> list[tuple[Path, int]]:
     """(file, class index) of every sign-digit photo that the bench's data set `data` does not use: "demo"
     (the bundled 500 + 200) or "shifted" (`shifted_folder`'s; these are written shifted into `scratch`, as
     `shifted_folder` writes its own)."""
-    classes = sorted(p.name for p in SIGN_DIGITS.iterdir() if p.is_dir())
-    everything = [(f, label) for label, name in enumerate(classes) for f in sorted((SIGN_DIGITS / name).iterdir())
-                  if f.suffix.lower() in IMAGE_SUFFIXES]
+    classes, pairs, _ = index_folder(SIGN_DIGITS)
+    everything = [(Path(f), classes.index(name)) for f, name in pairs]
     if data == "demo":
         used = {f.name for f in demo.DATA.rglob("*") if f.is_file()}
         return [(f, label) for f, label in everything if f.name not in used]
     used = {f for pairs in few_shot_split(SIGN_DIGITS, 50, 200, seed=1) for f, _ in pairs}
-    folder = _write_shifted([(f, label) for f, label in everything if f not in used], scratch / "unseen")
-    return [(f, int(f.parent.name)) for f in sorted(folder.rglob("*.jpg"))]
+    _, pairs, _ = index_folder(_write_shifted([(f, label) for f, label in everything if f not in used], scratch / "unseen"))
+    return [(Path(f), int(name)) for f, name in pairs]
 
 
 def _write_shifted(pairs: list[tuple[Path, int]], folder: Path) -> Path:

@@ -116,7 +116,7 @@ def predicted_agreement(flatbuffer: bytes, probes: np.ndarray, probe_outputs: np
     """(expected disagreements, probability of meeting `bound`) of the int8 `flatbuffer` with the float model on
     the inputs whose float class scores are `reference`, from its error on `probes` (see `select_int8`)."""
     n = len(reference)
-    allowed = max(d for d in range(n + 1) if (n - d) / n >= bound)  # disagreements the bound allows
+    allowed = max(d for d in range(n + 1) if meets_on_average(d, n, bound))  # disagreements the bound allows
     expected = expected_disagreements(reference, _log(runners.tflite(flatbuffer)(probes)) - _log(probe_outputs))
     return expected, _poisson_cdf(allowed, expected)
 

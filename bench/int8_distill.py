@@ -28,14 +28,14 @@ from qat import int8_distilled  # noqa: E402
 
 import keras  # noqa: E402
 
-from kerastl.export import runners, tflite  # noqa: E402
+from kerastl.export import agreements, runners, tflite  # noqa: E402
 from kerastl.export.fresh_process import predict  # noqa: E402
 from kerastl.export.rounding import int8_rounded  # noqa: E402
 
 
 def scores(path: Path, held_out: np.ndarray, reference: np.ndarray) -> dict:
     outputs, _ = predict(runners.tflite(path), held_out)
-    return {"top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean()),
+    return {**agreements(outputs, reference),
             "max_abs_diff": round(float(np.abs(outputs - reference).max()), 4),
             "mean_squared_diff": float(((outputs - reference) ** 2).sum(-1).mean()),
             "size_bytes": path.stat().st_size}

@@ -5,29 +5,33 @@ with Keras (tensor level) and with `kerastl predict` end to end in MediaPipe Tas
 
 Each model is a whole `kerastl.train_run` (what `kerastl train` does) with the plain two-phase recipe
 (`common.PLAIN_TWO_PHASE`: fixed, so the figures stay comparable across changes of the default) or, with
-`--recipe default`, with no options: kerastl's current default (the augmented recipe on images), whose
-export verifies every variant in a fresh process on the held-out photos and runs the TFLite files
-through MediaPipe's ImageClassifier on the held-out photo *files* (decoded by libjpeg-turbo, as phones
-do; fp32 also by MediaPipe's Python file reader):
+`--recipe default`, with no options: kerastl's current default (the augmented recipe on images). Its
+export, asked for all four TFLite variants (kerastl writes "dynamic" only on request), verifies every
+variant in a fresh process on the held-out photos and runs the TFLite files through MediaPipe's
+ImageClassifier on the held-out photo *files* (decoded by libjpeg-turbo, as phones do; fp32 also by
+MediaPipe's Python file reader):
 - demo: the bundled 500 + 200 sign digits (the data `make demo` trains on);
 - sign digits, all 2062 photos, 20 % held out;
 - shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
   inverted, colour cast), 50 photos per class to train and 200 held out, written as JPEG files.
 Per model, this process then converts five 8-bit files from one calibration and one rounding (kernels
-rounded in one pass, with bias correction), scores them on the same held-out photos and times them and fp32
-at batch 1 side by side: int8 with one downsampling block in float (`tflite.float_ops`: the input
+rounded in one pass, with bias correction), scores them on the same held-out photos (top-1 agreement plainly
+and with ties excused, `kerastl.export.agreements`; how far they move the log scores) and times them and
+fp32 at batch 1, interleaved (5 rounds of 10 calls each): int8 with one downsampling block in float (`tflite.float_ops`: the input
 normalisation, the stem stage, the first downsampling block and the head; what kerastl ships unless
 `select_int8` predicts a miss); the same through the second downsampling block (`float_ops(blocks=2)`,
 its next rule); the same with the head in int8
 (`float_ops(head=False)`); int8 with only the normalisation and the stem stage in float
 (`float_ops(blocks=0, head=False)`, kerastl's rule before); int16x8 (16-bit activations; kerastl
-does not ship it).
+does not ship it). For scale, the float model is also scored against itself on its held-out photos saved
+again as JPEG and moved by one pixel (`input_changes`).
 """
 import argparse
 import json
 import sys
 import tempfile
 from pathlib import Path
+from statistics import median
 
 import numpy as np
 
@@ -35,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (PLAIN_TWO_PHASE, ROOT, SIGN_DIGITS, int8_data, int8_files, plain_two_phase,  # noqa: E402
                     write_result)
 from domain_adaptation import shift  # noqa: E402
+from int8_latency import interleaved_ms  # noqa: E402
 from quantization import converter  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
@@ -42,8 +47,8 @@ import tensorflow as tf  # noqa: E402
 from kerastl import demo  # noqa: E402
 from kerastl.data import few_shot_split, load_images  # noqa: E402
 from kerastl.data.image_folder import index_folder  # noqa: E402
-from kerastl.export import runners  # noqa: E402
-from kerastl.export.fresh_process import p50_ms, predict  # noqa: E402
+from kerastl.export import agreements, runners, tflite  # noqa: E402
+from kerastl.export.fresh_process import predict  # noqa: E402
 from kerastl.train.run import train_run  # noqa: E402
 
 import keras  # noqa: E402
@@ -97,20 +102,43 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
         files["int16x8"] = Path(scratch) / "int16x8.tflite"
         files["int16x8"].write_bytes(converter(f"{scratch}/rounded", "int16x8", calibration).convert())
         runs = {m: runners.tflite(path) for m, path in files.items()}
-        latency = {m: p50_ms(run, held_out[:1], 50) for m, run in runs.items()}
+        times = interleaved_ms(runs, held_out[:1], rounds=5, per_round=10)
+        latency = {m: round(median(ms for calls in rounds for ms in calls), 3) for m, rounds in times.items()}
         scores = {}
         for m in files:
             outputs, _ = predict(runs[m], held_out)
             scores[m] = {"size_vs_fp32": round(files[m].stat().st_size / files["fp32"].stat().st_size, 3),
-                         "top1_agreement": float((outputs.argmax(-1) == reference.argmax(-1)).mean()),
-                         "max_abs_diff": float(np.abs(outputs - reference).max()),
-                         "mean_squared_diff": float(((outputs - reference) ** 2).sum(-1).mean())}
+                         **agreements(outputs, reference), "max_abs_diff": float(np.abs(outputs - reference).max()),
+                         "mean_squared_diff": float(((outputs - reference) ** 2).sum(-1).mean()),
+                         "log_score_rms": log_score_rms(outputs, reference)}
     return {"p50_ms_b1": latency, "speedup_vs_fp32": {m: round(latency["fp32"] / ms, 2) for m, ms in latency.items()},
-            "scores": scores}
+            "scores": scores, "float_input_changes": input_changes(model, held_out, reference)}
+
+
+def input_changes(model, held_out: np.ndarray, reference: np.ndarray) -> dict:
+    """The float model against itself on the held-out photos saved again as JPEG (quality 95, as phones and
+    `_write_shifted` save) and moved one pixel to the right (edge repeated): how far its log scores move
+    (`log_score_rms`) and how often its top class changes, plainly and with ties excused."""
+    pixels = held_out.round().clip(0, 255).astype("uint8")
+    changed = {"saved again as JPEG, quality 95": np.stack(
+                   [tf.io.decode_jpeg(tf.io.encode_jpeg(image, quality=95)).numpy() for image in pixels]),
+               "moved one pixel": np.concatenate([held_out[:, :, :1], held_out[:, :, :-1]], axis=2)}
+    rows = {}
+    for change, images in changed.items():
+        outputs = model.predict(images.astype("float32"), batch_size=32, verbose=0)
+        rows[change] = {**agreements(outputs, reference), "log_score_rms": log_score_rms(outputs, reference)}
+    return rows
+
+
+def log_score_rms(outputs: np.ndarray, reference: np.ndarray) -> float:
+    """The root mean square of the change in log scores, each photo's changes centred over its classes (a
+    shift common to every class moves no decision)."""
+    change = tflite._log(outputs) - tflite._log(reference)
+    return round(float(np.sqrt(((change - change.mean(-1, keepdims=True)) ** 2).mean())), 4)
 
 
 def model_rows(data: Path, out: Path, name: str, options: dict) -> dict:
-    metrics = train_run(data, out, name=name, **options)
+    metrics = train_run(data, out, name=name, quantize=VARIANTS, **options)
     artefacts = json.loads((out / "export" / name / "1" / "export_report.json").read_text())["artefacts"]
     fp32 = artefacts["tflite_fp32"]["size_bytes"]
     rows = {}
@@ -119,6 +147,7 @@ def model_rows(data: Path, out: Path, name: str, options: dict) -> dict:
         mediapipe = row.get("mediapipe", {})
         rows[mode] = {"size_mb": round(row["size_bytes"] / 1e6, 2), "size_vs_fp32": round(row["size_bytes"] / fp32, 3),
                       "p50_ms_b1": row["p50_ms_b1"], "top1_agreement": row["top1_agreement"],
+                      "tie_tolerant_agreement": row["tie_tolerant_agreement"],
                       "max_abs_diff": row["max_abs_diff"], "threshold": row["threshold"],
                       "mediapipe_agreement": mediapipe.get("agreement"), "mediapipe_accuracy": mediapipe.get("accuracy"),
                       "mediapipe_p50_ms": mediapipe.get("p50_ms"), "refused": mediapipe.get("refused"),

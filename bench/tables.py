@@ -104,6 +104,9 @@ def text() -> str:
 
 
 def mobile(result: str = "mobile") -> str:
+    """The exports' table of `result`; the agreement with ties excused where the bench measured it."""
+    ties = all("tie_tolerant_agreement" in row for measured in _load(result)["models"].values()
+               for row in measured["rows"].values())
     table = []
     for model, measured in _load(result)["models"].items():
         for mode, row in measured["rows"].items():
@@ -111,11 +114,33 @@ def mobile(result: str = "mobile") -> str:
                           if row["mediapipe_agreement"] is not None else f"refused: {row['refused']}")
             table.append([model if mode == "fp32" else "", f"{measured['keras_accuracy']:.3f}" if mode == "fp32" else "",
                           _variant(mode, row), f"{row['size_mb']:.2f} ({row['size_vs_fp32']:.0%})", f"{row['p50_ms_b1']:.2f}",
-                          f"{row['top1_agreement']:.3f}", f"{row['max_abs_diff']:.1e}", end_to_end,
+                          f"{row['top1_agreement']:.3f}", *([f"{row['tie_tolerant_agreement']:.3f}"] if ties else []),
+                          f"{row['max_abs_diff']:.1e}", end_to_end,
                           _optional(row.get("mediapipe_file_reader_agreement")), "yes" if row["passed"] else "**no**"])
     return _markdown(["model", "Keras held-out accuracy", "TFLite variant", "size MB (vs fp32)", "LiteRT p50 batch 1 (ms)",
-                      "top-1 agreement with Keras", "max abs diff (probabilities)", "MediaPipe end to end: agreement / accuracy / p50 ms",
+                      "top-1 agreement with Keras", *(["the same, ties excused"] if ties else []),
+                      "max abs diff (probabilities)", "MediaPipe end to end: agreement / accuracy / p50 ms",
                       "MediaPipe, files its Python reader decodes: agreement", "threshold met"], table)
+
+
+# side-by-side variants whose int8 softmax rounds unlikely classes' probabilities to 0: no log-score change
+HEAD_IN_INT8 = ("int8, head in int8", "int8, stem stage alone in float")
+
+
+def input_changes(result: str) -> str:
+    """Each model's side-by-side 8-bit files (not HEAD_IN_INT8) beside the float model on its own photos
+    changed a little."""
+    table = []
+    for model, measured in _load(result)["models"].items():
+        side = measured["side_by_side"]
+        rows = [(f"float model, photos {change}", row) for change, row in side["float_input_changes"].items()]
+        rows += [(_side_names("", SELECT_FIRST)[variant], row) for variant, row in side["scores"].items()
+                 if variant not in ("fp32", *HEAD_IN_INT8)]
+        for i, (name, row) in enumerate(rows):
+            table.append([model if i == 0 else "", name, f"{row['log_score_rms']:.3f}", f"{row['top1_agreement']:.3f}",
+                          f"{row['tie_tolerant_agreement']:.3f}"])
+    return _markdown(["model", "against the float model on its held-out photos", "log-score change (rms, centred)",
+                      "top-1 agreement", "the same, ties excused"], table)
 
 
 def _variant(mode: str, row: dict) -> str:
@@ -127,16 +152,21 @@ def _optional(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _side_names(shipped: str, int8: str = "") -> dict[str, str]:
+    """The row label of each side-by-side variant of bench/mobile.py; see `mobile_speed`."""
+    return {"int8": int8 or f"int8 (shipped: {shipped} in float)", "fp32": "fp32",
+            "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)",
+            "int8, layer by layer": "int8, kernels rounded layer by layer (kerastl before 2026-12-04)",
+            "int8, stem stage alone in float": "int8, normalisation and stem stage alone in float (kerastl's earlier rule)",
+            "int8, head in int8": "int8, the same with the head in int8",
+            "int8, two blocks in float": "int8, two downsampling blocks and head in float (select_int8's next rule)"}
+
+
 def mobile_speed(result: str = "mobile", shipped: str = "normalisation and stem stage", int8: str = "") -> str:
     """The side-by-side table of `result`; `shipped`: what its shipped int8 keeps in float (`int8`: the
     int8 row's whole label instead). The error per photo (Σ over classes of the squared probability
     difference, mean) where the bench measured it."""
-    names = {"int8": int8 or f"int8 (shipped: {shipped} in float)", "fp32": "fp32",
-             "int8, normalisation only": "int8, only the normalisation in float", "int16x8": "int16x8 (not shipped)",
-             "int8, layer by layer": "int8, kernels rounded layer by layer (kerastl before 2026-12-04)",
-             "int8, stem stage alone in float": "int8, normalisation and stem stage alone in float (kerastl's earlier rule)",
-             "int8, head in int8": "int8, the same with the head in int8",
-             "int8, two blocks in float": "int8, two downsampling blocks and head in float (select_int8's next rule)"}
+    names = _side_names(shipped, int8)
     squared = all("mean_squared_diff" in score for measured in _load(result)["models"].values()
                   for score in measured["side_by_side"]["scores"].values())
     table = []
@@ -329,6 +359,9 @@ TABLES = {"feature_cache": feature_cache, "few_shot": few_shot, "freeze_depth": 
           "mobile_select_speed": lambda: mobile_speed("mobile_select", int8=SELECT_FIRST),
           "mobile_select_rate": lambda: mobile("mobile_select_rate"),
           "mobile_select_rate_speed": lambda: mobile_speed("mobile_select_rate", int8=SELECT_FIRST),
+          "mobile_ties": lambda: mobile("mobile_ties"),
+          "mobile_ties_speed": lambda: mobile_speed("mobile_ties", int8=SELECT_FIRST),
+          "mobile_ties_changes": lambda: input_changes("mobile_ties"),
           "int8_noise": int8_noise,
           "int8_noise_stem": lambda: int8_noise(result="int8_noise_stem"), "int8_distill": int8_distill,
           "int8_rounding": lambda: int8_distill("int8_rounding"), "int8_draws": int8_draws,

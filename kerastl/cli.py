@@ -255,7 +255,8 @@ def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
 
 def _add_export_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--formats", nargs="+", default=["saved_model", "tflite", "onnx"])
-    parser.add_argument("--quantize", nargs="+", help="TFLite modes (default: all four for classification)")
+    parser.add_argument("--quantize", nargs="+", help="TFLite modes: fp32 fp16 dynamic int8 "
+                        "(default: fp32 fp16 int8 for classification, fp32 fp16 for other tasks)")
 
 
 def _add_audio_options(parser: argparse.ArgumentParser, speakers: bool = False) -> None:

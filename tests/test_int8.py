@@ -50,9 +50,20 @@ def test_expected_disagreements_add_each_probe_error_to_each_reference():
     noise = np.log([[1.0, 1.2, 1.0], [1.0, 1.0, 1.0], [1.0, 1.0, 20.0]])
     # the first error lifts class 1 of the first input above class 0 (0.54 > 0.5), the third class 2 of both
     assert tflite.expected_disagreements(reference, noise) == pytest.approx(2 / 3 + 1 / 3)
+    # the first error's class 1 is 0.105 below class 0 in log score: excused by a tie margin of 0.2
+    assert tflite.expected_disagreements(reference, noise, tie=0.2) == pytest.approx(1 / 3 + 1 / 3)
     assert tflite._poisson_cdf(0, 2.0) == pytest.approx(np.exp(-2))
     assert tflite._poisson_cdf(2, 1.0) == pytest.approx(np.exp(-1) * 2.5)
     assert tflite._poisson_cdf(250, 3.0) == pytest.approx(1.0)  # no overflow where a lax bound allows many
+
+
+def test_disagreements_excuse_a_class_the_float_model_nearly_ties_on_and_nothing_else():
+    reference = np.array([[0.50, 0.48, 0.02], [0.50, 0.40, 0.10], [0.90, 0.05, 0.05]])
+    classes = np.array([1, 1, 0])  # log(0.50 / 0.48) = 0.041 below the best, log(0.50 / 0.40) = 0.22; agrees
+    assert tflite.disagreements(reference, classes).tolist() == [True, True, False]
+    assert tflite.disagreements(reference, classes, tflite.NEAR_TIE).tolist() == [False, True, False]
+    assert tflite.disagreements(reference[:1], np.array([2]), tflite.NEAR_TIE).tolist() == [True]  # a far class
+    assert tflite.disagreements(reference[None], classes[None], tflite.NEAR_TIE).tolist() == [[False, True, False]]
 
 
 def test_select_int8_takes_the_first_rule_predicted_to_meet_the_bound(calibrated):
@@ -73,6 +84,10 @@ def test_select_int8_takes_the_first_rule_predicted_to_meet_the_bound(calibrated
     best = min(tried, key=lambda b: tried[b]["expected_disagreements"])
     assert chosen["float_blocks"] == best and strict == tflite.quantize_int8(flatbuffer, blocks=best)
     assert not chosen["predicted_to_meet_bound"]
+    # the same inputs with ties excused: every class is within NEAR_TIE of the best, none can disagree
+    excused, chosen = tflite.select_int8(flatbuffer, tf.uint8, probes, outputs, ties, bound=1.0, tie=tflite.NEAR_TIE)
+    assert chosen["float_blocks"] == 1 and chosen["tried"][0]["expected_disagreements"] == 0
+    assert chosen["near_tie"] == tflite.NEAR_TIE and excused == tflite.quantize_int8(flatbuffer)
     # a bound the first rule's predicted agreement just meets: kept, although the agreement measured on
     # these 16 inputs would miss it about as often as not
     bound = 1 - (tried[1]["expected_disagreements"] + 1e-3) / len(ties)

@@ -71,5 +71,5 @@ def test_a_run_killed_three_times_then_rerun_ends_complete_with_every_epoch_and_
     assert not [noise for noise in NOISE if noise in printed], printed
     assert json.loads((out / "export" / "model" / "1" / "export_report.json").read_text())["artefacts"].keys() == {
         "tflite_int8"}
-    for line in ("export: TFLite int8: done in", "tflite_int8: top1_agreement", "verifying 1 artefact(s)"):
+    for line in ("export: TFLite int8: done in", "tflite_int8: tie_tolerant_agreement", "verifying 1 artefact(s)"):
         assert re.search(rf"^\[ *\d+\.\d s\] .*{re.escape(line)}", done.stdout, re.M), (line, done.stdout)

@@ -42,7 +42,7 @@ def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: 
     """Write `<out_dir>/<name>/<version>/` (SavedModel + export_report.json); `verify_data`: images
     (detection) or strings (text) to compare the SavedModel with `model.predict` on; `threshold`:
     (measure, bound) on the probabilities (detection: max_abs_diff only)."""
-    from kerastl.export import finish, passes, run_fresh
+    from kerastl.export import agreements, finish, passes, run_fresh
 
     task = task_of(model)
     measure, bound = threshold
@@ -71,9 +71,9 @@ def export_saved_model(model: keras.Model, out_dir: str | os.PathLike, formats: 
         got = np.asarray(measured.pop("outputs"))
         if task == "detection":  # compare anchor class probabilities: logits are unbounded
             got, reference = (0.5 + 0.5 * np.tanh(x / 2) for x in (got, reference))  # sigmoid, no overflow
-        agreement = None if task == "detection" else float((got.argmax(-1) == reference.argmax(-1)).mean())
         row = {"path": ".", "size_bytes": sum(f.stat().st_size for f in tmp.rglob("*") if f.is_file()),
-               "max_abs_diff": float(np.abs(got - reference).max()), "top1_agreement": agreement, **measured,
+               "max_abs_diff": float(np.abs(got - reference).max()), **agreements(got, reference, task != "detection"),
+               **measured,
                "threshold": {measure: bound}}
         row["passed"] = passes(row[measure], measure, bound)
         report = {"name": name, "version": version, "task": task, "inputs": len(inputs), "artefacts": {"saved_model": row}}

@@ -34,7 +34,7 @@ from kerastl.data import audio_folder, image_folder, tfds_images
 from kerastl.data.audio_folder import looks_like_audio, speaker_list
 from kerastl.distribute import get_strategy, is_chief, is_multi_worker, sum_over_workers, worker_shard
 from kerastl.errors import ClusterError, InvalidArgumentError, first_line
-from kerastl.export import FORMATS, check_formats, table
+from kerastl.export import FORMATS, agreement_cell, check_formats, table
 from kerastl.export import export as export_model
 from kerastl.io import atomic_dir, atomic_file, write_text
 from kerastl.heads import task_of
@@ -62,7 +62,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
     spectrogram image's size). `options`: kerastl.train.options.OPTIONS (backbone, recipe, epochs, ...),
     all checked before any data is read (unset ones: IMAGE_DEFAULTS in a two_phase run on images). An
     existing `out` is refused unless `overwrite`. `export`: verified exports in `out/export/` (`formats`
-    and `quantize` as in kerastl.export; default all).
+    and `quantize` as in kerastl.export, with its defaults).
     """
     audio = not str(data).startswith("tfds:") and looks_like_audio(data)
     options = resolve(options, "train_run", images=not audio)
@@ -185,7 +185,7 @@ def train_run(data: str | Path, out: str | Path, *, export: bool = True, formats
                 report = export_model(model, tmp / "export", formats or FORMATS, name=options["name"],
                                       labels=images.class_names, quantize=quantize, representative_data=images.train,
                                       verify_data=evaluated, verify_files=images.val_files, strict=False)
-            metrics["export"] = {a: {k: row[k] for k in ("max_abs_diff", "top1_agreement", "size_bytes", "passed")}
+            metrics["export"] = {a: {k: row[k] for k in ("max_abs_diff", "top1_agreement", "tie_tolerant_agreement", "size_bytes", "passed")}
                                  for a, row in report["artefacts"].items()}
         metrics["seconds"]["total"] = round(time.perf_counter() - started, 1)
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -289,10 +289,10 @@ def summary(metrics: dict) -> str:
                      f"{metrics['test_accuracy']:.3f} |")
     if "export" in metrics:
         lines += ["", f"exports in export/{metrics['name']}/1/ (parity report: export_report.json):", "",
-                  "| artefact | size (MB) | max abs diff | top-1 agreement | meets its threshold |", "|---|---|---|---|---|"]
+                  "| artefact | size (MB) | max abs diff | top-1 agreement (ties excused) | meets its threshold |",
+                  "|---|---|---|---|---|"]
         for artefact, row in metrics["export"].items():
-            agreement = "–" if row["top1_agreement"] is None else f"{row['top1_agreement']:.3f}"
-            lines.append(f"| {artefact} | {row['size_bytes'] / 1e6:.2f} | {row['max_abs_diff']:.2e} | {agreement} | "
+            lines.append(f"| {artefact} | {row['size_bytes'] / 1e6:.2f} | {row['max_abs_diff']:.2e} | {agreement_cell(row)} | "
                          f"{'yes' if row['passed'] else 'NO (kept, marked in the report)'} |")
     return "\n".join(lines)
 

@@ -41,6 +41,8 @@ def test_dann_beats_source_only_on_rotated_moons():
     for seed in range(3):
         rng = np.random.default_rng(seed)
         (xs, ys), (xt, yt) = _moons(600, rng), _moons(600, rng, degrees=35)
+        # the shuffle order also depends on the global seed when the dataset is made: set it here, not by the tests
+        keras.utils.set_random_seed(seed)  # that ran before in this process
         source = tf.data.Dataset.from_tensor_slices((xs, ys)).shuffle(600, seed=seed).batch(64)
         for method in accuracy:
             keras.utils.set_random_seed(seed)
@@ -55,7 +57,8 @@ def test_dann_beats_source_only_on_rotated_moons():
                 model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
                 model.fit(source, epochs=60, verbose=0)
             accuracy[method].append(float((model.predict(xt, verbose=0).argmax(1) == yt).mean()))
-    # measured: source-only 0.65, 0.68, 0.61; DANN (SGD, lr 0.03) 0.74, 0.81, 0.68
+    # measured: source-only 0.645, 0.673, 0.615; DANN (SGD, lr 0.03) 0.865-0.878, 0.827, 0.812 (before the source
+    # order was seeded here: 0.59-0.81, by the tests that ran before in the same process)
     assert np.mean(accuracy["dann"]) >= np.mean(accuracy["source_only"]) + 0.05, accuracy
 
 

@@ -158,7 +158,8 @@ def test_audio_exports_are_verified_and_run_in_mediapipe(audio_run):
     # int8's float ops chosen for the waveform model too (float32 samples in), as the model card says
     choice = rows["tflite_int8"]["float_ops"]
     assert choice["float_blocks"] in [t["blocks"] for t in choice["tried"]] and choice["probes"] > 0
-    assert f"int8 keeps {choice['float_blocks']} downsampling block(s) in float" in (out / "MODEL_CARD.md").read_text()
+    assert (f"int8 keeps {choice['float_blocks']} downsampling block(s) in float: {choice['expected_disagreements']:.1f} "
+            "disagreements with Keras (ties excused) were predicted") in (out / "MODEL_CARD.md").read_text()
     from ai_edge_litert.interpreter import Interpreter
 
     int8 = Interpreter(model_path=str(version / "tflite" / "digits_int8.tflite"))

@@ -325,6 +325,7 @@ def model_card(metrics: dict, spec, report: dict | None, name: str) -> str:
         choice = report["artefacts"].get("tflite_int8", {}).get("float_ops")
         if choice:
             lines += ["", f"int8 keeps {choice['float_blocks']} downsampling block(s) in float: "
-                      f"{choice['expected_disagreements']:.1f} disagreements with Keras were predicted on the held-out "
-                      "images before they were run (`export_report.json`, `float_ops`)."]
+                      f"{choice['expected_disagreements']:.1f} disagreements with Keras"
+                      f"{' (ties excused)' if choice.get('near_tie') else ''} were predicted on the held-out images "
+                      "before they were run (`export_report.json`, `float_ops`)."]
     return "\n".join(lines) + "\n"

@@ -5,11 +5,10 @@ with Keras (tensor level) and with `kerastl predict` end to end in MediaPipe Tas
 
 Each model is a whole `kerastl.train_run` (what `kerastl train` does) with the plain two-phase recipe
 (`common.PLAIN_TWO_PHASE`: fixed, so the figures stay comparable across changes of the default) or, with
-`--recipe default`, with no options: kerastl's current default (the augmented recipe on images). Its
-export, asked for all four TFLite variants (kerastl writes "dynamic" only on request), verifies every
-variant in a fresh process on the held-out photos and runs the TFLite files through MediaPipe's
-ImageClassifier on the held-out photo *files* (decoded by libjpeg-turbo, as phones do; fp32 also by
-MediaPipe's Python file reader):
+`--recipe default`, kerastl's current default (the augmented recipe on images), asked for all four TFLite
+variants (kerastl writes "dynamic" only on request). Its export verifies every variant in a fresh process
+on the held-out photos and runs the TFLite files through MediaPipe's ImageClassifier on the held-out photo
+*files* (decoded by libjpeg-turbo, as phones do; fp32 also by MediaPipe's Python file reader):
 - demo: the bundled 500 + 200 sign digits (the data `make demo` trains on);
 - sign digits, all 2062 photos, 20 % held out;
 - shifted sign digits: another appearance of other photos (`bench/domain_adaptation.shift`: grayscale,
@@ -91,8 +90,9 @@ def _write_shifted(pairs: list[tuple[Path, int]], folder: Path) -> Path:
 
 
 def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
-    """fp32 and five 8-bit files timed at batch 1 in this process; the 8-bit ones, converted here from one
-    rounding and calibration, scored on the held-out photos: the int8 files of INT8_RULES, int16x8."""
+    """fp32 and five 8-bit files timed at batch 1 in this process, interleaved (5 rounds of 10 calls); the 8-bit
+    ones, converted here from one rounding and calibration, scored on the held-out photos: the int8 files of
+    INT8_RULES, int16x8. Also the float model on its held-out photos re-saved and moved (`input_changes`)."""
     model = keras.models.load_model(run_dir / "model.keras")
     train, held_out, _, reference = int8_data(model, data)
     calibration = train[:100]

@@ -41,8 +41,8 @@ def test_dann_beats_source_only_on_rotated_moons():
     for seed in range(3):
         rng = np.random.default_rng(seed)
         (xs, ys), (xt, yt) = _moons(600, rng), _moons(600, rng, degrees=35)
-        # the shuffle order also depends on the global seed when the dataset is made: set it here, not by the tests
-        keras.utils.set_random_seed(seed)  # that ran before in this process
+        # the shuffle order also depends on the global seed when the dataset is made: set here, not by earlier tests
+        keras.utils.set_random_seed(seed)
         source = tf.data.Dataset.from_tensor_slices((xs, ys)).shuffle(600, seed=seed).batch(64)
         for method in accuracy:
             keras.utils.set_random_seed(seed)

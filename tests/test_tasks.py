@@ -52,6 +52,8 @@ def test_task_errors():
         kerastl.export(model, "unused", labels=["a"], verify_data=X)
     with pytest.raises(kerastl.InvalidArgumentError, match=r"quantize must be a non-empty subset of \('fp32', 'fp16'\)"):
         kerastl.export(model, "unused", quantize=("int8",), verify_data=X)
+    with pytest.raises(kerastl.InvalidArgumentError, match="a regression model has no classes to agree on"):
+        kerastl.export(model, "unused", thresholds={"tflite_fp16": ("tie_tolerant_agreement", 0.9)}, verify_data=X)
     with pytest.raises(kerastl.InvalidArgumentError, match="unknown task"):
         kerastl.build("mobilenet_v2", num_classes=3, task="detection_v9", weights=None)
     vector = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(4)])

@@ -2,7 +2,7 @@
 
 Layout of one export (`<out>/<name>/<version>/`, the directory TF Serving loads; it ignores the rest):
     saved_model.pb, variables/, assets.extra/tf_serving_warmup_requests   SavedModel, 3 signatures
-    tflite/<name>_{fp32,fp16,dynamic,int8}.tflite                          TFLite, with TFLite Metadata
+    tflite/<name>_{fp32,fp16,int8}.tflite (dynamic on request)             TFLite, with TFLite Metadata
     onnx/<name>.onnx                                                       ONNX (opset 17)
     labels.txt (classification/segmentation), export_report.json         class names, parity report
 Image models take RGB pixels, audio models (task audio_classification) mono waveforms: see
@@ -104,12 +104,17 @@ def export(
     unknown = sorted({measure for measure, _ in (thresholds or {}).values()} - set(MEASURES))
     if unknown:
         raise InvalidArgumentError(f"thresholds measures must be among {list(MEASURES)}, got {unknown}")
+    if any(measure != "top1_agreement" for key, (measure, _) in (thresholds or {}).items() if key.startswith("mediapipe_")):
+        raise InvalidArgumentError("MediaPipe end-to-end thresholds are on top1_agreement (its class on the files)")
     bounds = {**THRESHOLDS, **(thresholds or {})}
     if task_of(model) in HUB_TASKS:
         return _warn_misses(hub_tasks.export_saved_model(
             model, out_dir, formats, name=_checked_name(name, version), version=version, verify_data=verify_data,
             threshold=bounds["saved_model"], strict=strict))
     task = head_of(model)
+    if not task.argmax and any(measure != "max_abs_diff" for measure, _ in (thresholds or {}).values()):
+        raise InvalidArgumentError(f"a {task_of(model)} model has no classes to agree on: its thresholds are on "
+                                   "max_abs_diff")
     modes = QUANTIZE[task.input] if task.argmax else ("fp32", "fp16")
     formats, quantize = tuple(formats), tuple(quantize or [m for m in modes if m in DEFAULT_QUANTIZE])
     _check(formats, FORMATS, "formats")
@@ -199,7 +204,8 @@ def _int8_note(report: dict, artefact: str) -> str:
            f"probability {chosen['p_meets_bound']:.2f}" if choice["predicted_to_meet_bound"] else
            f"more than the bound allows on {n} inputs with every rule tried (up to {last} downsampling "
            f"block{'s' if last > 1 else ''} in float)")
-    return (f"\n{artefact}: {chosen['expected_disagreements']:.1f} disagreements with Keras were predicted, {why}. "
+    ties = " (ties excused)" if choice.get("near_tie") else ""
+    return (f"\n{artefact}: {chosen['expected_disagreements']:.1f} disagreements with Keras{ties} were predicted, {why}. "
             f"fp16, or an int8 bound below {bound:g} (thresholds={{'tflite_int8': ('{measure}', ...)}}), avoids that.")
 
 
@@ -256,7 +262,7 @@ def agreements(got: np.ndarray, reference: np.ndarray, argmax: bool = True) -> d
         return {"top1_agreement": None, "tie_tolerant_agreement": None}
     classes = got.argmax(-1)
     return {"top1_agreement": float((classes == reference.argmax(-1)).mean()),
-            "tie_tolerant_agreement": float(1 - disagreements(reference, classes, NEAR_TIE).mean())}
+            "tie_tolerant_agreement": float((~disagreements(reference, classes, NEAR_TIE)).mean())}
 
 
 def _int8_target(reference: np.ndarray, threshold: tuple[str, float]) -> tuple[np.ndarray, float, float] | None:

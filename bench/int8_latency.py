@@ -55,6 +55,11 @@ def interleaved_ms(runs: dict, x, rounds: int, per_round: int) -> dict[str, list
     return times
 
 
+def p50(times: dict[str, list[list[float]]]) -> dict[str, float]:
+    """{file: the median of all its calls} of `interleaved_ms`'s times."""
+    return {name: median(ms for calls in rounds for ms in calls) for name, rounds in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run", type=Path)
@@ -75,10 +80,10 @@ def main() -> None:
         files.update(int8_files(model, calibration, Path(scratch), INT8))
         times = interleaved_ms({name: runners.tflite(path) for name, path in files.items()}, held_out[:1],
                                args.rounds, args.per_round)
-    p50 = {name: median(ms for calls in rounds for ms in calls) for name, rounds in times.items()}
+    medians = p50(times)
     fastest = {name: min(ms for calls in rounds for ms in calls) for name, rounds in times.items()}
     per_round = {name: [median(f) / median(v) for f, v in zip(times["fp32"], rounds)] for name, rounds in times.items()}
-    rows = {name: {"p50_ms_b1": round(p50[name], 3), "speedup_vs_fp32": round(p50["fp32"] / p50[name], 2),
+    rows = {name: {"p50_ms_b1": round(medians[name], 3), "speedup_vs_fp32": round(medians["fp32"] / medians[name], 2),
                    "round_speedup_min": round(min(per_round[name]), 2),
                    "round_speedup_max": round(max(per_round[name]), 2), "fastest_ms_b1": round(fastest[name], 3),
                    "fastest_speedup_vs_fp32": round(fastest["fp32"] / fastest[name], 2)} for name in files}

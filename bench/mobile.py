@@ -30,7 +30,6 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from statistics import median
 
 import numpy as np
 
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (PLAIN_TWO_PHASE, ROOT, SIGN_DIGITS, int8_data, int8_files, plain_two_phase,  # noqa: E402
                     write_result)
 from domain_adaptation import shift  # noqa: E402
-from int8_latency import interleaved_ms  # noqa: E402
+from int8_latency import interleaved_ms, p50  # noqa: E402
 from quantization import converter  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
@@ -103,7 +102,7 @@ def side_by_side(run_dir: Path, name: str, data: Path) -> dict:
         files["int16x8"].write_bytes(converter(f"{scratch}/rounded", "int16x8", calibration).convert())
         runs = {m: runners.tflite(path) for m, path in files.items()}
         times = interleaved_ms(runs, held_out[:1], rounds=5, per_round=10)
-        latency = {m: round(median(ms for calls in rounds for ms in calls), 3) for m, rounds in times.items()}
+        latency = {m: round(ms, 3) for m, ms in p50(times).items()}
         scores = {}
         for m in files:
             outputs, _ = predict(runs[m], held_out)

@@ -59,7 +59,8 @@ THRESHOLDS = {
     # on the same files; the quantised variants are reported end to end and bounded tensor-level above
     "mediapipe_fp32": ("top1_agreement", 0.99),
 }
-MEASURES = ("max_abs_diff", "top1_agreement", "tie_tolerant_agreement")
+AGREEMENTS = {"top1_agreement": 0.0, "tie_tolerant_agreement": NEAR_TIE}  # measure -> its `tflite.disagreements` tie
+MEASURES = ("max_abs_diff", *AGREEMENTS)
 
 
 def export(
@@ -112,7 +113,7 @@ def export(
             model, out_dir, formats, name=_checked_name(name, version), version=version, verify_data=verify_data,
             threshold=bounds["saved_model"], strict=strict))
     task = head_of(model)
-    if not task.argmax and any(measure != "max_abs_diff" for measure, _ in (thresholds or {}).values()):
+    if not task.argmax and any(measure in AGREEMENTS for measure, _ in (thresholds or {}).values()):
         raise InvalidArgumentError(f"a {task_of(model)} model has no classes to agree on: its thresholds are on "
                                    "max_abs_diff")
     modes = QUANTIZE[task.input] if task.argmax else ("fp32", "fp16")
@@ -256,21 +257,18 @@ def verify(model: keras.Model, root: Path, artefacts: dict[str, str], images: np
 
 
 def agreements(got: np.ndarray, reference: np.ndarray, argmax: bool = True) -> dict[str, float | None]:
-    """The top-1 agreements of outputs `got` with the float model's `reference` (class scores on the last axis):
-    plain, and with ties excused (`tflite.disagreements` at NEAR_TIE); None for outputs that are not scores."""
-    if not argmax:
-        return {"top1_agreement": None, "tie_tolerant_agreement": None}
-    classes = got.argmax(-1)
-    return {"top1_agreement": float((classes == reference.argmax(-1)).mean()),
-            "tie_tolerant_agreement": float((~disagreements(reference, classes, NEAR_TIE)).mean())}
+    """Each of AGREEMENTS of outputs `got` with the float model's `reference` (class scores on the last axis):
+    the share of `got`'s top classes that are no `tflite.disagreements` at its tie; None for outputs that are
+    not scores."""
+    return {measure: float((~disagreements(reference, got.argmax(-1), tie)).mean()) if argmax else None
+            for measure, tie in AGREEMENTS.items()}
 
 
 def _int8_target(reference: np.ndarray, threshold: tuple[str, float]) -> tuple[np.ndarray, float, float] | None:
     """`write_tflite`'s int8 target: a classifier's (class scores, top-1 agreement bound, tie margin); None for
     other outputs (a segmenter's per-pixel scores keep INT8_BLOCKS[0]) or a measure that is no agreement."""
     measure, bound = threshold
-    ties = {"top1_agreement": 0.0, "tie_tolerant_agreement": NEAR_TIE}
-    return (reference, bound, ties[measure]) if measure in ties and reference.ndim == 2 else None
+    return (reference, bound, AGREEMENTS[measure]) if measure in AGREEMENTS and reference.ndim == 2 else None
 
 
 def _predict_files(model: keras.Model, files: list[str]) -> np.ndarray:

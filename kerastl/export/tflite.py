@@ -135,11 +135,11 @@ def expected_disagreements(reference: np.ndarray, noise: np.ndarray, tie: float 
 
 def disagreements(reference: np.ndarray, classes: np.ndarray, tie: float = 0.0) -> np.ndarray:
     """Where `classes` (another model's top-1, shape reference.shape[:-1]) disagree with the float model whose
-    class scores are `reference`: a different class that it scores at least `tie` below its best, in log
+    class scores are `reference`: a different class that it does not score within `tie` of its best, in log
     scores (tie 0: any different class)."""
     scores = _log(reference)
     chosen = np.take_along_axis(scores, classes[..., None], -1)[..., 0]
-    return (classes != scores.argmax(-1)) & (scores.max(-1) - chosen >= tie)
+    return (classes != scores.argmax(-1)) & ~(scores.max(-1) - chosen < tie)
 
 
 def _poisson_cdf(k: int, mean: float) -> float:
